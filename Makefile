@@ -1,0 +1,43 @@
+# Everything runs from a local virtual environment; the only prerequisites are Python >= 3.11 and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+# SAM CLI pins its own boto3/pydantic ranges, so it lives in a venv of its own.
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+
+.PHONY: install run test unit lint lint-template clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(SAM):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli>=1.120'
+
+install: $(INSTALLED)
+
+run: $(INSTALLED)
+	$(BIN)/python -m failover_local
+
+test: lint
+	$(BIN)/pytest
+
+unit: $(INSTALLED)
+	$(BIN)/pytest tests/unit
+
+lint: $(INSTALLED) lint-template
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+lint-template: $(INSTALLED) $(SAM)
+	$(BIN)/cfn-lint template.yaml
+	AWS_DEFAULT_REGION=eu-west-1 SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template-file template.yaml
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache

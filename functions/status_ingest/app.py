@@ -1,0 +1,46 @@
+"""Provider receipts: POST /webhooks/{provider}/{token}. The signed token in the URL authenticates the receipt."""
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from failover.http import routee_error
+from failover.observability import logger, metrics, tracer
+from failover.providers import InvalidReceipt
+from failover.service import Conflict, NotFound, Unauthorized
+from failover.wiring import build_service
+
+app = APIGatewayRestResolver()
+service = build_service()
+
+
+@app.post("/webhooks/<provider>/<token>")
+@tracer.capture_method
+def receive(provider: str, token: str) -> dict:
+    body = app.current_event.decoded_body or ""
+    result = service.ingest_receipt(provider, token, body.encode())
+    return {"result": result.value}
+
+
+@app.exception_handler(Unauthorized)
+def unauthorized(error: Unauthorized):
+    return routee_error(401, "Unauthorized")
+
+
+@app.exception_handler(NotFound)
+def not_found(error: NotFound):
+    return routee_error(404, "Unknown callback")
+
+
+@app.exception_handler(InvalidReceipt)
+def invalid(error: InvalidReceipt):
+    return routee_error(400, f"Invalid receipt: {error}")
+
+
+@app.exception_handler(Conflict)
+def conflict(error: Conflict):
+    return routee_error(409, str(error))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return app.resolve(event, context)

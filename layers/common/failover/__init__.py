@@ -1,0 +1,1 @@
+"""failover: Routee-compatible multi-channel message failover on AWS Step Functions."""

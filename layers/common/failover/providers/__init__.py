@@ -1,0 +1,115 @@
+"""The channel provider interface: send a step, parse a receipt. One module per provider.
+
+A provider knows its wire format and nothing of flows: the service layer decides what a status means.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from failover.domain import Channel
+
+# Providers that ship: name → "module:factory". Tests may register() others in-process.
+BUILTIN = {"routee": "failover.providers.routee:RouteeProvider"}
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    step_id: str  # our own id for the step; it travels, signed, in callback_url
+    channel: Channel
+    definition: dict[str, Any]  # the validated step in Routee's field names (domain.step_definition)
+    callback_url: str  # where the provider must POST this message's receipts
+
+
+@dataclass(frozen=True)
+class Accepted:
+    provider_message_id: str
+    status: str | None = None  # the channel's canonical status from the send response, if any
+    price: float | None = None
+    parts: int | None = None  # SMS: how many parts, so many receipts
+
+
+@dataclass(frozen=True)
+class Receipt:
+    status: str  # canonical spelling for the channel (domain.canonical_status)
+    provider_message_id: str | None = None
+    detailed_status: str | None = None
+    description: str | None = None
+    updated: str | None = None  # ISO-8601 UTC
+    price: float | None = None
+    part: int | None = None  # SMS: which part this receipt is for (1-based)
+    parts: int | None = None
+
+
+class SendError(Exception):
+    """The provider did not accept the step. `reason` becomes the message's detailed status description."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InsufficientBalance(SendError):
+    """Refused for lack of balance (Routee 400001009): the flow ends Failed "1"."""
+
+
+class AuthenticationFailed(SendError):
+    """401/403 that survived one token refresh: the flow ends Failed "0"."""
+
+
+class Rejected(SendError):
+    """Any other refusal (4xx): the step is FAILED and the failover rules apply."""
+
+
+class Unavailable(SendError):
+    """5xx, connection error or timeout after bounded retries: the step is FAILED, the failover rules apply."""
+
+
+class InvalidReceipt(ValueError):
+    """A receipt body that is not in the provider's format."""
+
+
+class ChannelProvider(Protocol):
+    name: str
+
+    def send(self, message: OutboundMessage) -> Accepted:
+        """Send one step. Raises a SendError subclass when the provider does not accept it."""
+        ...
+
+    def parse_receipt(self, channel: Channel, body: bytes) -> Receipt:
+        """Read one receipt POSTed to a callback URL. Raises InvalidReceipt."""
+        ...
+
+
+_registered: dict[str, Callable[[], ChannelProvider]] = {}
+_instances: dict[str, ChannelProvider] = {}
+_lock = threading.Lock()
+
+
+def register(name: str, factory: Callable[[], ChannelProvider]) -> None:
+    with _lock:
+        _registered[name] = factory
+        _instances.pop(name, None)
+
+
+def get(name: str) -> ChannelProvider:
+    """The provider called `name`, built once per process (so pooled sessions and tokens are reused)."""
+    with _lock:
+        if name not in _instances:
+            if name in _registered:
+                factory = _registered[name]
+            elif name in BUILTIN:
+                module, attr = BUILTIN[name].split(":")
+                factory = getattr(importlib.import_module(module), attr)
+            else:
+                raise LookupError(f"unknown channel provider {name!r}")
+            _instances[name] = factory()
+        return _instances[name]
+
+
+def known(name: str) -> bool:
+    return name in _registered or name in BUILTIN

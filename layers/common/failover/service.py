@@ -1,0 +1,330 @@
+"""Failover use cases. Handlers parse, call one method here, and map the result.
+
+Every path that can move a step on (a receipt, a send, a timeout) follows one protocol:
+write its own fact conditionally, then `_advance`: read the message consistently, resolve its verdict once
+(conditional write), and resume the waiting task once per token (conditional write). Whichever writer comes
+last sees every earlier fact, so no receipt is lost and nothing resumes twice, in any order of arrival.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from failover import domain, providers
+from failover.domain import Channel, FailoverRequest, StatusCode, Verdict
+from failover.observability import count, logger
+from failover.providers import (
+    AuthenticationFailed,
+    InsufficientBalance,
+    OutboundMessage,
+    Receipt,
+    SendError,
+)
+from failover.signing import CallbackSigner, parse_step_id, step_id
+from failover.store import FlowStore
+from failover.workflow import StepFunctionsWorkflow
+
+
+class ReceiptResult(StrEnum):
+    RECORDED = "recorded"  # a new status was written
+    UNCHANGED = "unchanged"  # duplicate or stale: nothing new to write
+
+
+class Unauthorized(Exception):
+    """A receipt without a valid signed token."""
+
+
+class NotFound(Exception):
+    pass
+
+
+class Conflict(Exception):
+    """A receipt that does not belong to the step its token names."""
+
+
+@dataclass(frozen=True)
+class Clock:
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+class FailoverService:
+    def __init__(
+        self,
+        store: FlowStore,
+        workflow: StepFunctionsWorkflow,
+        signer: CallbackSigner,
+        public_api_url: str,
+        provider_name: str,
+        time_scale: float = 1.0,
+        clock: Clock | None = None,
+    ):
+        self._store = store
+        self._workflow = workflow
+        self._signer = signer
+        self._public_api_url = public_api_url
+        self._provider_name = provider_name
+        self._scale = time_scale
+        self._clock = clock or Clock()
+
+    def _now(self) -> str:
+        return domain.timestamp(self._clock.now())
+
+    # --- API -----------------------------------------------------------------------------------------------
+
+    def create_flow(self, request: FailoverRequest) -> dict[str, Any]:
+        """Store the flow, then start its execution named after its trackingId (so it can never run twice)."""
+        tracking_id = str(uuid.uuid4())
+        now = self._clock.now()
+        steps = request.ordered_steps()
+        timeouts = [domain.step_timeout_seconds(s.ttl_minutes, self._scale) for s in steps]
+        flow: dict[str, Any] = {
+            "trackingId": tracking_id,
+            "status": domain.FlowStatus.QUEUED.value,
+            "createdAt": domain.timestamp(now),
+            "updatedAt": domain.timestamp(now),
+            "steps": [domain.step_definition(s) for s in steps],
+            "timeouts": timeouts,
+        }
+        if request.callback is not None:
+            flow["callback"] = request.callback.model_dump(mode="json")
+        if request.scheduledDate is not None:
+            flow["scheduledDate"] = domain.timestamp(request.scheduledDate)
+        self._store.create_flow(flow)
+        execution_input = {
+            "trackingId": tracking_id,
+            "waitSeconds": domain.schedule_wait_seconds(request.scheduledDate, now, self._scale),
+            "step": {"index": 0, "timeoutSeconds": timeouts[0]},
+        }
+        try:
+            self._workflow.start(tracking_id, execution_input)
+        except Exception:
+            self._store.fail_flow(tracking_id, StatusCode.SERVER_ERROR.value, None, self._now())
+            raise
+        logger.info("Flow created", extra={"trackingId": tracking_id, "steps": len(steps)})
+        count("FlowsCreated")
+        return domain.flow_snapshot(flow, [])
+
+    def snapshot(self, tracking_id: str) -> dict[str, Any]:
+        loaded = self._store.load(tracking_id)
+        if loaded is None:
+            raise NotFound(tracking_id)
+        flow, messages = loaded
+        return domain.flow_snapshot(flow, messages)
+
+    # --- the state machine's tasks -------------------------------------------------------------------------
+
+    def send_step(self, tracking_id: str, index: int, task_token: str) -> None:
+        """Record the token, send the step unless an earlier attempt already did, then advance."""
+        flow = self._flow(tracking_id)
+        definition = flow["steps"][index]
+        channel = Channel(definition["type"])
+        claimed = self._store.claim(tracking_id, index, task_token, self._now())
+        self._store.mark_in_progress(tracking_id, self._now())
+        if claimed["sendAttempts"] > 1:
+            # A retried invocation: the first attempt owns the send; never send a step twice.
+            logger.warning("Step already sent; not sending again", extra={"trackingId": tracking_id, "index": index})
+        else:
+            self._send(tracking_id, index, channel, definition)
+        self._advance(flow, index)
+
+    def _send(self, tracking_id: str, index: int, channel: Channel, definition: dict[str, Any]) -> None:
+        provider = providers.get(self._provider_name)
+        callback_url = (
+            f"{self._public_api_url}/webhooks/{self._provider_name}/{self._signer.sign(step_id(tracking_id, index))}"
+        )
+        message = OutboundMessage(step_id(tracking_id, index), channel, definition, callback_url)
+        try:
+            accepted = provider.send(message)
+        except SendError as refusal:
+            self._record_refusal(tracking_id, index, channel, refusal)
+            return
+        self._store.record_accepted(tracking_id, index, accepted.provider_message_id, accepted.price, accepted.parts)
+        if accepted.status is not None:
+            self._record(tracking_id, index, channel, Receipt(status=accepted.status))
+        logger.info("Step sent", extra={"trackingId": tracking_id, "index": index, "channel": channel.value})
+        count("MessagesSent", channel)
+
+    def _record_refusal(self, tracking_id: str, index: int, channel: Channel, refusal: SendError) -> None:
+        if isinstance(refusal, InsufficientBalance):
+            status, forced = domain.NO_BALANCE_STATUS[channel], None
+        elif isinstance(refusal, AuthenticationFailed):
+            status, forced = domain.FAILED_STATUS[channel], StatusCode.SERVER_ERROR
+        else:  # rejected, or the provider stayed unavailable: the failover rules apply
+            status, forced = domain.FAILED_STATUS[channel], None
+        logger.warning(
+            "Provider refused the step",
+            extra={"trackingId": tracking_id, "index": index, "refusal": type(refusal).__name__},
+        )
+        count("SendsRefused", channel)
+        self._record(
+            tracking_id,
+            index,
+            channel,
+            Receipt(status=status, detailed_status=type(refusal).__name__, description=refusal.reason),
+            extra={"forcedStatusCode": forced.value if forced else None},
+        )
+
+    def expire_step(self, tracking_id: str, index: int) -> dict[str, Any]:
+        """The step's ttl passed: it takes its channel's expiry status unless a final status is already in."""
+        flow = self._flow(tracking_id)
+        channel = Channel(flow["steps"][index]["type"])
+        status, detailed = domain.EXPIRY_STATUS[channel]
+        self._store.record_status(
+            tracking_id,
+            index,
+            self._status_map(Receipt(status=status, detailed_status=detailed, description="ttl passed")),
+            domain.EXPIRY_RANK,
+            self._now(),
+        )
+        message = self._store.get_message(tracking_id, index) or {}
+        if message.get("taskToken"):
+            # The task that held this token timed out: nobody may resume it any more.
+            self._store.claim_resume(tracking_id, index, message["taskToken"])
+        verdict = self._advance(flow, index)
+        if verdict is None:  # cannot happen: an expiry status is final
+            raise RuntimeError(f"step {index} of {tracking_id} has no verdict after expiry")
+        return verdict.model_dump(mode="json", exclude_none=True)
+
+    def fail_flow(self, tracking_id: str, error: dict[str, Any] | None) -> None:
+        """An unexpected error in the workflow ends the flow Failed "0" (server error)."""
+        logger.error("Workflow error", extra={"trackingId": tracking_id, "error": error})
+        if self._store.fail_flow(tracking_id, StatusCode.SERVER_ERROR.value, None, self._now()):
+            count("FlowsFailed")
+
+    # --- receipts ------------------------------------------------------------------------------------------
+
+    def ingest_receipt(self, provider_name: str, callback_token: str, body: bytes) -> ReceiptResult:
+        signed = self._signer.verify(callback_token)
+        if signed is None:
+            raise Unauthorized("bad callback token")
+        tracking_id, index = parse_step_id(signed)
+        flow = self._flow(tracking_id)
+        if not providers.known(provider_name) or index >= len(flow["steps"]):
+            raise NotFound(signed)
+        channel = Channel(flow["steps"][index]["type"])
+        receipt = providers.get(provider_name).parse_receipt(channel, body)
+        message = self._store.get_message(tracking_id, index) or {}
+        known_id = message.get("providerMessageId")
+        if known_id and receipt.provider_message_id and known_id != receipt.provider_message_id:
+            raise Conflict("receipt is for another message")
+        recorded = self._record(tracking_id, index, channel, receipt)
+        # Advance even on a duplicate: a retried receipt may be the one that finds the step unresolved.
+        self._advance(flow, index)
+        return ReceiptResult.RECORDED if recorded else ReceiptResult.UNCHANGED
+
+    # --- internals -----------------------------------------------------------------------------------------
+
+    def _flow(self, tracking_id: str) -> dict[str, Any]:
+        flow = self._store.get_flow(tracking_id)
+        if flow is None:
+            raise NotFound(tracking_id)
+        return flow
+
+    def _status_map(self, receipt: Receipt) -> dict[str, Any]:
+        return {
+            "name": receipt.status,
+            "reason": {"detailedStatus": receipt.detailed_status, "description": receipt.description},
+            "updatedDate": receipt.updated or self._now(),
+        }
+
+    def _record(
+        self,
+        tracking_id: str,
+        index: int,
+        channel: Channel,
+        receipt: Receipt,
+        extra: dict[str, Any] | None = None,
+    ) -> bool:
+        status = receipt.status
+        if receipt.parts and receipt.parts > 1 and receipt.part:
+            # A multi-part SMS: each part reports; the message's status combines them.
+            message = self._store.record_part(
+                tracking_id, index, receipt.part, status, domain.status_rank(channel, status)
+            )
+            parts = {n: message.get(f"part{n}Status") for n in range(1, receipt.parts + 1)}
+            status = domain.combine_parts(channel, parts)
+            receipt = Receipt(
+                status=status,
+                provider_message_id=receipt.provider_message_id,
+                detailed_status=receipt.detailed_status if status == receipt.status else None,
+                description=receipt.description if status == receipt.status else None,
+                updated=receipt.updated,
+                price=None,
+                parts=receipt.parts,
+            )
+        recorded = self._store.record_status(
+            tracking_id,
+            index,
+            self._status_map(receipt),
+            domain.status_rank(channel, status),
+            self._now(),
+            extra={"price": receipt.price, **(extra or {})},
+        )
+        if recorded:
+            logger.info(
+                "Message status",
+                extra={"trackingId": tracking_id, "index": index, "channel": channel.value, "status": status},
+            )
+        return recorded
+
+    def _advance(self, flow: dict[str, Any], index: int) -> Verdict | None:
+        """Resolve the step once its status is final; resume the waiting task once per token."""
+        tracking_id = flow["trackingId"]
+        message = self._store.get_message(tracking_id, index) or {}
+        if "verdict" not in message:
+            verdict = self._judge(flow, index, message)
+            if verdict is None:
+                return None
+            if self._store.resolve(tracking_id, index, verdict, self._now()):
+                self._count_verdict(flow, index, verdict)
+            message = self._store.get_message(tracking_id, index) or {}
+            if "verdict" not in message:  # the flow was already ended (fail_flow): nothing to resume
+                return verdict
+        verdict = Verdict.model_validate(message["verdict"])
+        token = message.get("taskToken")
+        if token and self._store.claim_resume(tracking_id, index, token):
+            self._workflow.resume(token, verdict.model_dump(mode="json", exclude_none=True))
+        return verdict
+
+    def _judge(self, flow: dict[str, Any], index: int, message: dict[str, Any]) -> Verdict | None:
+        definition = flow["steps"][index]
+        channel = Channel(definition["type"])
+        status = (message.get("status") or {}).get("name")
+        if status is None or not domain.is_final(channel, status):
+            return None
+        following = index + 1
+        next_step = (following, flow["timeouts"][following]) if following < len(flow["steps"]) else None
+        forced = message.get("forcedStatusCode")
+        return domain.judge(
+            channel,
+            status,
+            definition["failoverOnStatuses"],
+            next_step,
+            forced_code=StatusCode(forced) if forced else None,
+        )
+
+    def _count_verdict(self, flow: dict[str, Any], index: int, verdict: Verdict) -> None:
+        channel = flow["steps"][index]["type"]
+        name = {
+            domain.Outcome.SUCCEEDED: "MessagesDelivered",
+            domain.Outcome.NEXT: "FailedOver",
+            domain.Outcome.FAILED: "FlowsFailed",
+        }[verdict.outcome]
+        count(name, channel)
+        logger.info(
+            "Step resolved",
+            extra={
+                "trackingId": flow["trackingId"],
+                "index": index,
+                "channel": channel,
+                **verdict.model_dump(mode="json", exclude_none=True),
+            },
+        )
+
+
+__all__ = ["FailoverService", "NotFound", "Unauthorized", "Conflict", "ReceiptResult"]

@@ -1,0 +1,33 @@
+"""Deployment settings, read from each function's environment (template.yaml sets them)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    state_machine_arn: str
+    public_api_url: str  # base URL of this deployment's API; callback URLs handed to providers start with it
+    callback_secret_id: str  # Secrets Manager secret that signs callback URLs
+    provider: str
+    time_scale: float  # FAILOVER_TIME_SCALE: multiplies every ttl and wait (1 in production)
+    retention_days: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        scale = float(env.get("FAILOVER_TIME_SCALE", "1"))
+        if scale <= 0:
+            raise ValueError("FAILOVER_TIME_SCALE must be positive")
+        return cls(
+            table_name=env.get("TABLE_NAME", ""),
+            state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+            public_api_url=env.get("PUBLIC_API_URL", "").rstrip("/"),
+            callback_secret_id=env.get("CALLBACK_SECRET_ID", ""),
+            provider=env.get("FAILOVER_PROVIDER", "routee"),
+            time_scale=scale,
+            retention_days=int(env.get("RETENTION_DAYS", "90")),
+        )

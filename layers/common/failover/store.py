@@ -1,0 +1,314 @@
+"""DynamoDB single-table store: the flow, one item per step message, and the step's task token.
+
+Layout (pk = FLOW#<trackingId>):
+  sk = "#FLOW"      the flow: status, statusCode, terminationChannel, the validated steps, timeouts
+  sk = "MSG#<nn>"   the message of step nn (0-based, ascending `order`): status, rank, provider id, task token,
+                    send attempts, the verdict once the step is resolved, and the token that was resumed
+
+Every write that races another (receipts, timeouts, retried sends) is conditional, so each fact is recorded
+once and the workflow is resumed once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from failover.domain import FlowStatus, Verdict, flow_status_of
+
+FLOW_SK = "#FLOW"
+
+
+def _pk(tracking_id: str) -> str:
+    return f"FLOW#{tracking_id}"
+
+
+def _msg_sk(index: int) -> str:
+    return f"MSG#{index:02d}"
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; hand plain ints and floats to everyone else."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _dynamo(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_dynamo(v) for v in value]
+    return value
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    error = exc.response["Error"]["Code"]
+    if error == "ConditionalCheckFailedException":
+        return True
+    if error == "TransactionCanceledException":
+        reasons = exc.response.get("CancellationReasons", [])
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons) and all(
+            r.get("Code") in ("ConditionalCheckFailed", "None", None) for r in reasons
+        )
+    return False
+
+
+class FlowStore:
+    def __init__(self, table: Any, retention_days: int = 90):
+        self._table = table
+        self._client = table.meta.client
+        self._retention = retention_days * 86400
+
+    def _expires(self) -> int:
+        return int(time.time()) + self._retention
+
+    # --- flows -------------------------------------------------------------------------------------------
+
+    def create_flow(self, flow: dict[str, Any]) -> None:
+        item = {
+            "pk": _pk(flow["trackingId"]),
+            "sk": FLOW_SK,
+            **flow,
+            "steps": json.dumps(flow["steps"]),
+            "expiresAt": self._expires(),
+        }
+        self._table.put_item(Item=_dynamo(item), ConditionExpression=Attr("pk").not_exists())
+
+    def get_flow(self, tracking_id: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"pk": _pk(tracking_id), "sk": FLOW_SK}, ConsistentRead=True).get("Item")
+        return _flow(item) if item else None
+
+    def load(self, tracking_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """The flow and its messages, in one Query."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(_pk(tracking_id)), "ConsistentRead": True}
+        while True:
+            page = self._table.query(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        flows = [i for i in items if i["sk"] == FLOW_SK]
+        if not flows:
+            return None
+        return _flow(flows[0]), [_plain(i) for i in items if i["sk"] != FLOW_SK]
+
+    def mark_in_progress(self, tracking_id: str, now: str) -> bool:
+        return self._update_flow_if_open(
+            tracking_id,
+            {"status": FlowStatus.IN_PROGRESS.value, "updatedAt": now},
+            only_from=(FlowStatus.QUEUED,),
+        )
+
+    def fail_flow(self, tracking_id: str, status_code: str, channel: str | None, now: str) -> bool:
+        changes = {"status": FlowStatus.FAILED.value, "statusCode": status_code, "updatedAt": now}
+        if channel:
+            changes["terminationChannel"] = channel
+        return self._update_flow_if_open(tracking_id, changes)
+
+    def _update_flow_if_open(
+        self,
+        tracking_id: str,
+        changes: dict[str, Any],
+        only_from: tuple[FlowStatus, ...] = (FlowStatus.QUEUED, FlowStatus.IN_PROGRESS),
+    ) -> bool:
+        names = {f"#{k}": k for k in changes}
+        values = {f":{k}": v for k, v in changes.items()}
+        allowed = {f":from{i}": s.value for i, s in enumerate(only_from)}
+        try:
+            self._table.update_item(
+                Key={"pk": _pk(tracking_id), "sk": FLOW_SK},
+                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in changes),
+                ConditionExpression=f"#status IN ({', '.join(allowed)})",
+                ExpressionAttributeNames={**names, "#status": "status"},
+                ExpressionAttributeValues={**values, **allowed},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    # --- messages ----------------------------------------------------------------------------------------
+
+    def get_message(self, tracking_id: str, index: int) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"pk": _pk(tracking_id), "sk": _msg_sk(index)}, ConsistentRead=True).get("Item")
+        return _plain(item) if item else None
+
+    def claim(self, tracking_id: str, index: int, task_token: str, now: str) -> dict[str, Any]:
+        """Record the task token before anything is sent; count send attempts so that only the first sends."""
+        item = self._table.update_item(
+            Key={"pk": _pk(tracking_id), "sk": _msg_sk(index)},
+            UpdateExpression=(
+                "SET taskToken = :token, #index = :index, createdAt = if_not_exists(createdAt, :now), "
+                "expiresAt = :expires ADD sendAttempts :one"
+            ),
+            ExpressionAttributeNames={"#index": "index"},
+            ExpressionAttributeValues={
+                ":token": task_token,
+                ":index": index,
+                ":now": now,
+                ":expires": self._expires(),
+                ":one": 1,
+            },
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        return _plain(item)
+
+    def record_accepted(
+        self, tracking_id: str, index: int, provider_message_id: str, price: float | None, parts: int | None
+    ) -> None:
+        """The provider's id for the message; it never touches a status a receipt may already have written."""
+        changes = {"providerMessageId": provider_message_id, "price": price, "parts": parts}
+        changes = {k: v for k, v in changes.items() if v is not None}
+        self._table.update_item(
+            Key={"pk": _pk(tracking_id), "sk": _msg_sk(index)},
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in changes),
+            ExpressionAttributeNames={f"#{k}": k for k in changes},
+            ExpressionAttributeValues=_dynamo({f":{k}": v for k, v in changes.items()}),
+        )
+
+    def record_status(
+        self,
+        tracking_id: str,
+        index: int,
+        status: dict[str, Any],
+        rank: int,
+        now: str,
+        extra: dict[str, Any] | None = None,
+    ) -> bool:
+        """Write a message status unless one of equal or higher rank is already there (stale or duplicate)."""
+        changes = {"status": status, "statusRank": rank, **(extra or {})}
+        changes = {k: v for k, v in changes.items() if v is not None}
+        try:
+            self._table.update_item(
+                Key={"pk": _pk(tracking_id), "sk": _msg_sk(index)},
+                UpdateExpression="SET "
+                + ", ".join(f"#{k} = :{k}" for k in changes)
+                + ", #index = :index, createdAt = if_not_exists(createdAt, :now), expiresAt = :expires",
+                ConditionExpression="attribute_not_exists(statusRank) OR statusRank < :statusRank",
+                ExpressionAttributeNames={**{f"#{k}": k for k in changes}, "#index": "index"},
+                ExpressionAttributeValues=_dynamo(
+                    {
+                        **{f":{k}": v for k, v in changes.items()},
+                        ":index": index,
+                        ":now": now,
+                        ":expires": self._expires(),
+                    }
+                ),
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def record_part(self, tracking_id: str, index: int, part: int, status: str, rank: int) -> dict[str, Any]:
+        """One SMS part's status (highest rank wins per part); returns the message with all its parts."""
+        names = {"#status": f"part{part}Status", "#rank": f"part{part}Rank"}
+        key = {"pk": _pk(tracking_id), "sk": _msg_sk(index)}
+        try:
+            self._table.update_item(
+                Key=key,
+                UpdateExpression="SET #status = :status, #rank = :rank",
+                ConditionExpression="attribute_not_exists(#rank) OR #rank < :rank",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":status": status, ":rank": rank},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+        return self.get_message(tracking_id, index) or {}
+
+    def resolve(self, tracking_id: str, index: int, verdict: Verdict, now: str) -> bool:
+        """Fix a step's verdict once; a verdict that ends the flow ends it in the same transaction."""
+        verdict_item = _dynamo(verdict.model_dump(mode="json", exclude_none=True))
+        message = {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": {"pk": _pk(tracking_id), "sk": _msg_sk(index)},
+                "UpdateExpression": "SET verdict = :verdict, resolvedAt = :now",
+                "ConditionExpression": "attribute_not_exists(verdict)",
+                "ExpressionAttributeValues": {":verdict": verdict_item, ":now": now},
+            }
+        }
+        items = [message]
+        final = flow_status_of(verdict)
+        if final is not None:
+            changes = {"status": final.value, "updatedAt": now}
+            if verdict.statusCode is not None:
+                changes["statusCode"] = verdict.statusCode.value
+            if verdict.terminationChannel is not None:
+                changes["terminationChannel"] = verdict.terminationChannel.value
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table.name,
+                        "Key": {"pk": _pk(tracking_id), "sk": FLOW_SK},
+                        "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in changes),
+                        "ConditionExpression": "#status IN (:queued, :running)",
+                        "ExpressionAttributeNames": {f"#{k}": k for k in changes},
+                        "ExpressionAttributeValues": {
+                            **{f":{k}": v for k, v in changes.items()},
+                            ":queued": FlowStatus.QUEUED.value,
+                            ":running": FlowStatus.IN_PROGRESS.value,
+                        },
+                    }
+                }
+            )
+        try:
+            self._client.transact_write_items(TransactItems=_serialize_transaction(items))
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def claim_resume(self, tracking_id: str, index: int, task_token: str) -> bool:
+        """True for exactly one caller per task token: that caller resumes the workflow."""
+        try:
+            self._table.update_item(
+                Key={"pk": _pk(tracking_id), "sk": _msg_sk(index)},
+                UpdateExpression="SET resumedToken = :token",
+                ConditionExpression="attribute_not_exists(resumedToken) OR resumedToken <> :token",
+                ExpressionAttributeValues={":token": task_token},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+
+def _flow(item: dict[str, Any]) -> dict[str, Any]:
+    flow = _plain(item)
+    flow["steps"] = json.loads(flow["steps"])
+    return flow
+
+
+def _serialize_transaction(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The low-level client wants typed attribute values."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    serializer = TypeSerializer()
+    out = []
+    for entry in items:
+        update = dict(entry["Update"])
+        update["Key"] = {k: serializer.serialize(v) for k, v in update["Key"].items()}
+        update["ExpressionAttributeValues"] = {
+            k: serializer.serialize(v) for k, v in update["ExpressionAttributeValues"].items()
+        }
+        out.append({"Update": update})
+    return out

@@ -1,0 +1,25 @@
+"""Composition root: builds the service from the environment. Handlers call build_service() once per cold start."""
+
+from __future__ import annotations
+
+import boto3
+from aws_lambda_powertools.utilities import parameters
+
+from failover.service import FailoverService
+from failover.settings import Settings
+from failover.signing import CallbackSigner
+from failover.store import FlowStore
+from failover.workflow import StepFunctionsWorkflow
+
+
+def build_service(settings: Settings | None = None) -> FailoverService:
+    settings = settings or Settings.from_env()
+    table = boto3.resource("dynamodb").Table(settings.table_name)
+    return FailoverService(
+        store=FlowStore(table, settings.retention_days),
+        workflow=StepFunctionsWorkflow(boto3.client("stepfunctions"), settings.state_machine_arn),
+        signer=CallbackSigner(lambda: parameters.get_secret(settings.callback_secret_id, max_age=300)),
+        public_api_url=settings.public_api_url,
+        provider_name=settings.provider,
+        time_scale=settings.time_scale,
+    )

@@ -1,0 +1,43 @@
+"""The Step Functions adapter: start a flow's execution, resume a waiting step."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from failover.observability import count, logger
+
+# A resume that finds the task gone is a fact to record, not an error: the step already timed out,
+# or the execution already moved on.
+_GONE = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
+
+
+class StepFunctionsWorkflow:
+    def __init__(self, client: Any, state_machine_arn: str):
+        self._client = client
+        self._arn = state_machine_arn
+
+    def start(self, name: str, payload: dict[str, Any]) -> bool:
+        """Start the execution called `name`; False if it already exists (a flow never runs twice)."""
+        try:
+            self._client.start_execution(stateMachineArn=self._arn, name=name, input=json.dumps(payload))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ExecutionAlreadyExists":
+                return False
+            raise
+        return True
+
+    def resume(self, task_token: str, output: dict[str, Any]) -> bool:
+        """Hand a step's verdict to the waiting task; False when the task no longer waits."""
+        try:
+            self._client.send_task_success(taskToken=task_token, output=json.dumps(output))
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code not in _GONE:
+                raise
+            logger.info("Resume found no waiting task", extra={"reason": code})
+            count("ResumeIgnored")
+            return False
+        return True
