@@ -8,11 +8,13 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 SERVICE = "failover"
 NAMESPACE = "Failover"
 
-_PHONE = re.compile(r"\+?\d{7,15}")
+# Digits that stand alone (not inside an ARN or an id): phone numbers with or without their "+".
+_PHONE = re.compile(r"(?<![\w:.-])\+?\d{7,15}(?![\w-])")
 
 
 def mask_phone(text: str) -> str:
@@ -32,6 +34,8 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 def count(name: str, channel: str | None = None, value: int = 1) -> None:
     """A count metric, per channel when one is given (sent, delivered, failed over, ...)."""
+    if is_metrics_disabled():
+        return
     dimensions = {"service": SERVICE, **({"channel": channel} if channel else {})}
     with single_metric(
         name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE, default_dimensions=dimensions

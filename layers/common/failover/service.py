@@ -125,9 +125,13 @@ class FailoverService:
         channel = Channel(definition["type"])
         claimed = self._store.claim(tracking_id, index, task_token, self._now())
         self._store.mark_in_progress(tracking_id, self._now())
+        status = (claimed.get("status") or {}).get("name")
+        already_final = status is not None and domain.is_final(channel, status)
         if claimed["sendAttempts"] > 1:
             # A retried invocation: the first attempt owns the send; never send a step twice.
             logger.warning("Step already sent; not sending again", extra={"trackingId": tracking_id, "index": index})
+        elif already_final:
+            logger.warning("Step already has a final status; not sending", extra={"trackingId": tracking_id})
         else:
             self._send(tracking_id, index, channel, definition)
         self._advance(flow, index)
@@ -322,7 +326,7 @@ class FailoverService:
                 "trackingId": flow["trackingId"],
                 "index": index,
                 "channel": channel,
-                **verdict.model_dump(mode="json", exclude_none=True),
+                "verdict": verdict.model_dump(mode="json", exclude_none=True),
             },
         )
 

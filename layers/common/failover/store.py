@@ -68,7 +68,7 @@ def _conditional_failed(exc: ClientError) -> bool:
 class FlowStore:
     def __init__(self, table: Any, retention_days: int = 90):
         self._table = table
-        self._client = table.meta.client
+        self._client = table.meta.client  # the resource's client: it serializes plain Python values itself
         self._retention = retention_days * 86400
 
     def _expires(self) -> int:
@@ -239,8 +239,9 @@ class FlowStore:
             "Update": {
                 "TableName": self._table.name,
                 "Key": {"pk": _pk(tracking_id), "sk": _msg_sk(index)},
-                "UpdateExpression": "SET verdict = :verdict, resolvedAt = :now",
-                "ConditionExpression": "attribute_not_exists(verdict)",
+                "UpdateExpression": "SET #verdict = :verdict, #resolvedAt = :now",
+                "ConditionExpression": "attribute_not_exists(#verdict)",
+                "ExpressionAttributeNames": {"#verdict": "verdict", "#resolvedAt": "resolvedAt"},
                 "ExpressionAttributeValues": {":verdict": verdict_item, ":now": now},
             }
         }
@@ -269,7 +270,7 @@ class FlowStore:
                 }
             )
         try:
-            self._client.transact_write_items(TransactItems=_serialize_transaction(items))
+            self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             if _conditional_failed(exc):
                 return False
@@ -296,19 +297,3 @@ def _flow(item: dict[str, Any]) -> dict[str, Any]:
     flow = _plain(item)
     flow["steps"] = json.loads(flow["steps"])
     return flow
-
-
-def _serialize_transaction(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The low-level client wants typed attribute values."""
-    from boto3.dynamodb.types import TypeSerializer
-
-    serializer = TypeSerializer()
-    out = []
-    for entry in items:
-        update = dict(entry["Update"])
-        update["Key"] = {k: serializer.serialize(v) for k, v in update["Key"].items()}
-        update["ExpressionAttributeValues"] = {
-            k: serializer.serialize(v) for k, v in update["ExpressionAttributeValues"].items()
-        }
-        out.append({"Update": update})
-    return out

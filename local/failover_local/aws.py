@@ -1,0 +1,348 @@
+"""moto, in-process, as the AWS backend: the resources of template.yaml, and Lambda dispatched to the real handlers.
+
+The table, the secrets, the functions' environment and the state machine (DefinitionUri with its
+DefinitionSubstitutions) all come from template.yaml, so the local stack cannot drift from the deployed one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import re
+import secrets
+import threading
+import time
+import traceback
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import boto3
+from moto import mock_aws
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.dynamodb.models import DynamoDBBackend
+
+from failover_local.apigateway import Route, http_response, match_route, proxy_event
+from failover_local.template import ROOT, Resolver, load_template, parameter_defaults, resources_of
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+STACK_NAME = "failover-local"
+
+# moto's DynamoDB checks a condition and writes in two steps; DynamoDB does both atomically. One lock
+# restores that, so the races the product handles are the races it meets in AWS.
+_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query")
+
+
+@dataclass
+class LocalFunction:
+    logical_id: str
+    name: str
+    arn: str
+    handler_path: Path
+    handler_name: str
+    memory_mb: int
+    timeout_s: int
+    environment: dict[str, str]
+    handler: Callable[[dict[str, Any], Any], Any] | None = None
+    invocations: int = 0
+
+
+@dataclass
+class LambdaContext:
+    """What Powertools reads from the Lambda context."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_s: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/local"
+    log_stream_name: str = "local"
+    _started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._started + self.timeout_s - time.monotonic()) * 1000))
+
+
+class LocalAws:
+    """Start with start(), stop with stop(). Not re-entrant: one per process at a time."""
+
+    def __init__(
+        self,
+        parameters: dict[str, str] | None = None,
+        environment: dict[str, str] | None = None,
+        template_path: Path | None = None,
+    ):
+        self._template = load_template(template_path) if template_path else load_template()
+        self._parameters = {**parameter_defaults(self._template), **(parameters or {})}
+        self._environment_overrides = environment or {}
+        self._patches: list[Any] = []
+        self._mock: Any = None
+        self._saved_environ: dict[str, str] | None = None
+        self._dynamodb_lock = threading.RLock()
+        self.functions: dict[str, LocalFunction] = {}
+        self.routes: list[Route] = []
+        self.state_machine_arn = ""
+        self.table_name = ""
+        self.environment: dict[str, str] = {}
+
+    # --- lifecycle -----------------------------------------------------------------------------------------
+
+    def start(self) -> LocalAws:
+        self._saved_environ = dict(os.environ)
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_SESSION_TOKEN": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+            }
+        )
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+        self._mock.start()
+        self._patch(mock.patch.object(LambdaSimpleBackend, "invoke", self._make_dispatch()))
+        for name in _DYNAMODB_WRITES:
+            self._patch(mock.patch.object(DynamoDBBackend, name, self._locked(getattr(DynamoDBBackend, name))))
+        self._create_resources()
+        os.environ.update(self.environment)
+        for function in self.functions.values():
+            function.handler = self._load_handler(function)
+        return self
+
+    def stop(self) -> None:
+        self.stop_executions()
+        for patcher in reversed(self._patches):
+            patcher.stop()
+        self._patches.clear()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        if self._saved_environ is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
+
+    def stop_executions(self) -> None:
+        """Stop running executions so that their waiting threads end with the stack."""
+        if not self.state_machine_arn:
+            return
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        for page in sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=self.state_machine_arn, statusFilter="RUNNING"
+        ):
+            for execution in page["executions"]:
+                try:
+                    sfn.stop_execution(executionArn=execution["executionArn"])
+                except Exception:  # noqa: BLE001 - it may have just finished
+                    pass
+
+    def _patch(self, patcher: Any) -> None:
+        patcher.start()
+        self._patches.append(patcher)
+
+    def _locked(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        lock = self._dynamodb_lock
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+
+        return locked
+
+    # --- resources from template.yaml ----------------------------------------------------------------------
+
+    def _create_resources(self) -> None:
+        template = self._template
+        resolver = Resolver(
+            refs={
+                **self._parameters,
+                "AWS::Region": REGION,
+                "AWS::AccountId": ACCOUNT,
+                "AWS::Partition": "aws",
+                "AWS::URLSuffix": "amazonaws.com",
+                "AWS::StackName": STACK_NAME,
+            }
+        )
+        iam = boto3.client("iam", region_name=REGION)
+        role_arn = iam.create_role(RoleName=f"{STACK_NAME}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+
+        for logical_id, resource in resources_of(template, "AWS::DynamoDB::Table").items():
+            self.table_name = self._create_table(logical_id, resolver.resolve(resource["Properties"]))
+            resolver.refs[logical_id] = self.table_name
+            resolver.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{self.table_name}"
+
+        for logical_id, resource in resources_of(template, "AWS::SecretsManager::Secret").items():
+            resolver.refs[logical_id] = self._create_secret(logical_id, resolver.resolve(resource["Properties"]))
+
+        for logical_id in resources_of(template, "AWS::Serverless::Api"):
+            resolver.refs[logical_id] = "local"
+        for logical_id in resources_of(template, "AWS::Serverless::LayerVersion"):
+            resolver.refs[logical_id] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{logical_id}:1"
+
+        globals_ = template.get("Globals", {}).get("Function", {})
+        for logical_id, resource in resources_of(template, "AWS::Serverless::Function").items():
+            function = self._create_function(logical_id, resource["Properties"], globals_, role_arn)
+            self.functions[logical_id] = function
+            resolver.refs[logical_id] = function.name
+            resolver.attributes[(logical_id, "Arn")] = function.arn
+            self.routes.extend(self._routes_of(logical_id, resource["Properties"]))
+
+        for logical_id, resource in resources_of(template, "AWS::Serverless::StateMachine").items():
+            self.state_machine_arn = self._create_state_machine(resolver, resource["Properties"], role_arn)
+            resolver.refs[logical_id] = self.state_machine_arn
+
+        self.environment = self._environment(resolver, globals_)
+
+    def _create_table(self, logical_id: str, properties: dict[str, Any]) -> str:
+        name = f"{STACK_NAME}-{logical_id}"
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        arguments = {
+            k: properties[k]
+            for k in ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
+            if k in properties
+        }
+        dynamodb.create_table(TableName=name, **arguments)
+        if "TimeToLiveSpecification" in properties:
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=properties["TimeToLiveSpecification"])
+        return name
+
+    def _create_secret(self, logical_id: str, properties: dict[str, Any]) -> str:
+        if "GenerateSecretString" in properties:
+            value = secrets.token_urlsafe(48)
+        else:
+            value = properties["SecretString"]
+        client = boto3.client("secretsmanager", region_name=REGION)
+        return client.create_secret(Name=f"{STACK_NAME}-{logical_id}", SecretString=value)["ARN"]
+
+    def _create_function(
+        self, logical_id: str, properties: dict[str, Any], globals_: dict[str, Any], role_arn: str
+    ) -> LocalFunction:
+        name = f"{STACK_NAME}-{logical_id}"
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("app.py", "# dispatched in-process by failover_local\n")
+        handler = properties.get("Handler", globals_.get("Handler"))
+        arn = boto3.client("lambda", region_name=REGION).create_function(
+            FunctionName=name,
+            Runtime=properties.get("Runtime", globals_.get("Runtime")),
+            Role=role_arn,
+            Handler=handler,
+            Code={"ZipFile": code.getvalue()},
+        )["FunctionArn"]
+        module, handler_name = handler.rsplit(".", 1)
+        return LocalFunction(
+            logical_id=logical_id,
+            name=name,
+            arn=arn,
+            handler_path=ROOT / properties["CodeUri"] / f"{module.replace('.', '/')}.py",
+            handler_name=handler_name,
+            memory_mb=int(properties.get("MemorySize", globals_.get("MemorySize", 128))),
+            timeout_s=int(properties.get("Timeout", globals_.get("Timeout", 3))),
+            environment={},
+        )
+
+    @staticmethod
+    def _routes_of(logical_id: str, properties: dict[str, Any]) -> list[Route]:
+        routes = []
+        for event in (properties.get("Events") or {}).values():
+            if event["Type"] == "Api":
+                routes.append(Route(event["Properties"]["Method"].upper(), event["Properties"]["Path"], logical_id))
+        return routes
+
+    def _create_state_machine(self, resolver: Resolver, properties: dict[str, Any], role_arn: str) -> str:
+        definition = (ROOT / properties["DefinitionUri"]).read_text()
+        substitutions = resolver.resolve(properties.get("DefinitionSubstitutions", {}))
+        definition = re.sub(r"\$\{(\w+)\}", lambda m: str(substitutions[m.group(1)]), definition)
+        client = boto3.client("stepfunctions", region_name=REGION)
+        return client.create_state_machine(
+            name=resolver.resolve(properties["Name"]),
+            definition=definition,
+            roleArn=role_arn,
+            type=properties.get("Type", "STANDARD"),
+        )["stateMachineArn"]
+
+    def _environment(self, resolver: Resolver, globals_: dict[str, Any]) -> dict[str, str]:
+        """All functions share one process, so their variables must agree; local overrides come last."""
+        shared = resolver.resolve(globals_.get("Environment", {}).get("Variables", {}))
+        merged: dict[str, str] = {k: str(v) for k, v in shared.items()}
+        for logical_id, resource in resources_of(self._template, "AWS::Serverless::Function").items():
+            own = resolver.resolve(resource["Properties"].get("Environment", {}).get("Variables", {}))
+            for key, value in own.items():
+                if key in merged and merged[key] != str(value):
+                    raise ValueError(f"{logical_id} sets {key} differently from another function")
+                merged[key] = str(value)
+            self.functions[logical_id].environment = {**shared, **own}
+        merged.update(self._environment_overrides)
+        return merged
+
+    # --- Lambda, in-process ---------------------------------------------------------------------------------
+
+    def _load_handler(self, function: LocalFunction) -> Callable[[dict[str, Any], Any], Any]:
+        # Each function's app.py is loaded under its own module name, as Lambda loads it in its own sandbox.
+        spec = importlib.util.spec_from_file_location(f"failover_fn_{function.logical_id}", function.handler_path)
+        if spec is None or spec.loader is None:
+            raise ImportError(function.handler_path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return getattr(module, function.handler_name)
+
+    def function_named(self, name_or_arn: str) -> LocalFunction:
+        name = name_or_arn.split(":function:")[-1].split(":")[0]
+        for function in self.functions.values():
+            if function.name == name or function.logical_id == name:
+                return function
+        raise KeyError(name_or_arn)
+
+    def invoke(self, name_or_arn: str, event: dict[str, Any]) -> Any:
+        """Call a function's handler directly, as Lambda would (raises what the handler raises)."""
+        function = self.function_named(name_or_arn)
+        function.invocations += 1
+        context = LambdaContext(function.name, function.arn, function.memory_mb, function.timeout_s)
+        assert function.handler is not None
+        return function.handler(event, context)
+
+    def _make_dispatch(self) -> Callable[..., bytes]:
+        local = self
+
+        def dispatch(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any):
+            event = json.loads(body or "{}")
+            try:
+                result = local.invoke(function_name, event)
+            except Exception as error:  # noqa: BLE001 - Lambda reports any handler error as a function error
+                response_headers["x-amz-function-error"] = "Unhandled"
+                return json.dumps(
+                    {
+                        "errorType": type(error).__name__,
+                        "errorMessage": str(error),
+                        "stackTrace": traceback.format_exception(error),
+                    }
+                ).encode()
+            return json.dumps(result).encode()
+
+        return dispatch
+
+    # --- API Gateway, in-process ---------------------------------------------------------------------------
+
+    def handle_http(
+        self, method: str, path: str, headers: dict[str, str], body: bytes | None, query: str = ""
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One HTTP request through the API's routes to the handler, as API Gateway's proxy integration does."""
+        found = match_route(self.routes, method, path)
+        if found is None:
+            return 403, {"Content-Type": "application/json"}, b'{"message":"Missing Authentication Token"}'
+        route, parameters = found
+        event = proxy_event(route, method, path, parameters, headers, body, query, self._parameters.get("StageName"))
+        try:
+            result = self.invoke(route.function, event)
+        except Exception:  # noqa: BLE001 - API Gateway answers 502 when the integration fails
+            traceback.print_exc()
+            return 502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}'
+        return http_response(result)
