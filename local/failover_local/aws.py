@@ -6,6 +6,7 @@ DefinitionSubstitutions) all come from template.yaml, so the local stack cannot 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import json
@@ -107,7 +108,9 @@ class LocalAws:
                 "AWS_REGION": REGION,
             }
         )
-        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+        self._mock = mock_aws(
+            config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+        )
         self._mock.start()
         self._patch(mock.patch.object(LambdaSimpleBackend, "invoke", self._make_dispatch()))
         for name in _DYNAMODB_WRITES:
@@ -139,10 +142,8 @@ class LocalAws:
             stateMachineArn=self.state_machine_arn, statusFilter="RUNNING"
         ):
             for execution in page["executions"]:
-                try:
+                with contextlib.suppress(Exception):  # it may have just finished
                     sfn.stop_execution(executionArn=execution["executionArn"])
-                except Exception:  # noqa: BLE001 - it may have just finished
-                    pass
 
     def _patch(self, patcher: Any) -> None:
         patcher.start()
@@ -215,10 +216,8 @@ class LocalAws:
         return name
 
     def _create_secret(self, logical_id: str, properties: dict[str, Any]) -> str:
-        if "GenerateSecretString" in properties:
-            value = secrets.token_urlsafe(48)
-        else:
-            value = properties["SecretString"]
+        generated = "GenerateSecretString" in properties
+        value = secrets.token_urlsafe(48) if generated else properties["SecretString"]
         client = boto3.client("secretsmanager", region_name=REGION)
         return client.create_secret(Name=f"{STACK_NAME}-{logical_id}", SecretString=value)["ARN"]
 
