@@ -5,7 +5,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from failover.domain import FailoverRequest, error_properties
 from failover.http import routee_error
-from failover.observability import logger, metrics, tracer
+from failover.observability import logger, tracer
 from failover.service import NotFound
 from failover.wiring import build_service
 
@@ -42,6 +42,5 @@ def not_found(error: NotFound):
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event, context):
     return app.resolve(event, context)

@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from failover.http import routee_error
-from failover.observability import logger, metrics, tracer
+from failover.observability import logger, tracer
 from failover.providers import InvalidReceipt
 from failover.service import Conflict, NotFound, Unauthorized
 from failover.wiring import build_service
@@ -41,6 +41,5 @@ def conflict(error: Conflict):
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event, context):
     return app.resolve(event, context)

@@ -1,11 +1,14 @@
-"""One Logger, Tracer and Metrics for the whole product. Phone numbers never reach a log line in full."""
+"""One Logger, Tracer and Metrics for the whole product. Phone numbers never reach a log line in full.
+
+Metrics are per channel, so each is emitted on its own (single_metric, CloudWatch EMF) as it happens.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
@@ -29,7 +32,6 @@ class MaskingFormatter(LambdaPowertoolsFormatter):
 
 logger = Logger(service=SERVICE, logger_formatter=MaskingFormatter())
 tracer = Tracer(service=SERVICE)
-metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
 def count(name: str, channel: str | None = None, value: int = 1) -> None:

@@ -1,0 +1,111 @@
+"""The local stack for tests: moto running template.yaml's resources, the real handlers, a scripted provider."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+from failover import providers
+from failover.signing import CallbackSigner, step_id
+from failover_local.aws import REGION, LocalAws
+
+from tests.fakes.scripted_provider import ScriptedProvider
+
+PUBLIC_URL = "http://failover.test"
+TIME_SCALE = 0.02  # Viber ttl 0.5 min → 1 s; SMS or Voice ttl 1 min → 2 s
+FINAL = ("Succeeded", "Failed")
+JSON = {"Content-Type": "application/json"}
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = "") -> Any:
+    """Poll until condition() is truthy; fail after `timeout` seconds. Never an open sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+@dataclass
+class Harness:
+    aws: LocalAws
+    provider: ScriptedProvider
+
+    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None):
+        raw = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        status, _, payload = self.aws.handle_http(method, path, {**JSON, **(headers or {})}, raw)
+        return status, json.loads(payload) if payload else None
+
+    def create(self, request: dict[str, Any]) -> dict[str, Any]:
+        status, body = self.request("POST", "/failover", request)
+        assert status == 200, body
+        return body
+
+    def track(self, tracking_id: str) -> dict[str, Any]:
+        status, body = self.request("GET", f"/failover/tracking/{tracking_id}")
+        assert status == 200, body
+        return body
+
+    def execution(self, tracking_id: str) -> dict[str, Any]:
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        arn = self.aws.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{tracking_id}"
+        return sfn.describe_execution(executionArn=arn)
+
+    def history(self, tracking_id: str) -> list[dict[str, Any]]:
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        arn = self.aws.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{tracking_id}"
+        return sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+
+    def finish(self, request: dict[str, Any], timeout: float = 20.0) -> dict[str, Any]:
+        """Create a flow and return its snapshot once both the flow and its execution have ended."""
+        tracking_id = self.create(request)["trackingId"]
+        return self.wait_final(tracking_id, timeout)
+
+    def wait_final(self, tracking_id: str, timeout: float = 20.0) -> dict[str, Any]:
+        wait_for(lambda: self.execution(tracking_id)["status"] != "RUNNING", timeout, what="the execution to end")
+        return wait_for(
+            lambda: (snapshot := self.track(tracking_id))["status"] in FINAL and snapshot,
+            timeout,
+            what="a final flow status",
+        )
+
+    def signed_callback(self, tracking_id: str, index: int) -> str:
+        secret_id = self.aws.environment["CALLBACK_SECRET_ID"]
+        secret = boto3.client("secretsmanager", region_name=REGION).get_secret_value(SecretId=secret_id)
+        signer = CallbackSigner(lambda: secret["SecretString"])
+        return f"/webhooks/{self.provider.name}/{signer.sign(step_id(tracking_id, index))}"
+
+
+def start_harness() -> Harness:
+    aws: LocalAws | None = None
+
+    def post(url: str, body: bytes) -> int:
+        assert aws is not None
+        status, _, _ = aws.handle_http("POST", urlsplit(url).path, JSON, body)
+        return status
+
+    provider = ScriptedProvider(post)
+    providers.register("scripted", lambda: provider)
+    aws = LocalAws(
+        environment={
+            "FAILOVER_PROVIDER": "scripted",
+            "PUBLIC_API_URL": PUBLIC_URL,
+            "FAILOVER_TIME_SCALE": str(TIME_SCALE),
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+    ).start()
+    return Harness(aws, provider)
+
+
+def stop_harness(harness: Harness) -> None:
+    harness.provider.cancel()
+    harness.aws.stop()
