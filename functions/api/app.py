@@ -1,8 +1,12 @@
 """Public API: POST /failover, GET /failover/tracking/{trackingId} (Routee's Failover API)."""
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.logging import correlation_paths
+
 from failover.domain import FailoverRequest, error_properties
 from failover.http import routee_error
 from failover.observability import logger, tracer
@@ -25,8 +29,8 @@ def track_flow(tracking_id: str) -> dict:
     return service.snapshot(tracking_id)
 
 
-@app.exception_handler(RequestValidationError)
-def bad_request(error: RequestValidationError):
+@app.exception_handler([RequestValidationError, RequestUnsupportedContentType])
+def bad_request(error: RequestValidationError | RequestUnsupportedContentType):
     content_type = app.current_event.headers.get("content-type") or ""
     if content_type and not content_type.lower().startswith("application/json"):
         properties = {"Content-Type": "must be application/json"}

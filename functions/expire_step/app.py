@@ -1,6 +1,7 @@
 """State machine task: a step's ttl passed with no final status. Returns the step's verdict."""
 
 from aws_lambda_powertools.utilities.parser import event_parser
+
 from failover.observability import logger, tracer
 from failover.tasks import StepTask
 from failover.wiring import build_service

@@ -1,6 +1,7 @@
 """State machine task: an unexpected error ends the flow Failed with statusCode "0"."""
 
 from aws_lambda_powertools.utilities.parser import event_parser
+
 from failover.observability import logger, tracer
 from failover.tasks import FailFlowTask
 from failover.wiring import build_service

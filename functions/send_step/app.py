@@ -1,6 +1,7 @@
 """State machine task: record the task token, send the step through the channel provider."""
 
 from aws_lambda_powertools.utilities.parser import event_parser
+
 from failover.observability import logger, tracer
 from failover.tasks import SendStepTask
 from failover.wiring import build_service

@@ -1,6 +1,7 @@
 """Provider receipts: POST /webhooks/{provider}/{token}. The signed token in the URL authenticates the receipt."""
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
 from failover.http import routee_error
 from failover.observability import logger, tracer
 from failover.providers import InvalidReceipt

@@ -8,9 +8,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from failover.domain import Channel
 from failover.providers import AuthenticationFailed, InsufficientBalance, Rejected, Unavailable
-
 from tests.fakes.scripted_provider import Say
 from tests.harness import wait_for
 

@@ -376,28 +376,24 @@ class VoiceTo(_Strict):
 
 class _Step(_Strict):
     order: int = Field(ge=1, le=1000)
-    failoverOnStatuses: list[str] | None = None
+    failoverOnStatuses: list[str] | None = Field(default=None, validate_default=True)
 
     channel: ClassVar[Channel]
 
-    @model_validator(mode="after")
-    def _canonical_failover_statuses(self) -> _Step:
-        allowed = failover_candidates(self.channel)
-        if self.failoverOnStatuses is None:
-            self.failoverOnStatuses = list(DEFAULT_FAILOVER_ON[self.channel])
-            return self
-        canonical = []
-        for name in self.failoverOnStatuses:
-            status = canonical_status(self.channel, name) if isinstance(name, str) else None
-            if status not in allowed:
-                raise ValueError(
-                    f"failoverOnStatuses: {name!r} is not a failover status of {self.channel.value}; "
-                    f"use any of {', '.join(allowed)}"
-                )
-            if status not in canonical:
-                canonical.append(status)
-        self.failoverOnStatuses = canonical
-        return self
+    @field_validator("failoverOnStatuses")
+    @classmethod
+    def _canonical_failover_statuses(cls, names: list[str] | None) -> list[str]:
+        """Matched case-insensitively, stored in the channel's spelling; left out → the channel's defaults."""
+        if names is None:
+            return list(DEFAULT_FAILOVER_ON[cls.channel])
+        allowed = failover_candidates(cls.channel)
+        unknown = [name for name in names if canonical_status(cls.channel, name) not in allowed]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(map(repr, unknown))}: not a failover status of {cls.channel.value}; "
+                f"use any of {', '.join(allowed)}"
+            )
+        return list(dict.fromkeys(canonical_status(cls.channel, name) for name in names))
 
     @property
     def ttl_minutes(self) -> float:
