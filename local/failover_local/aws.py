@@ -194,7 +194,7 @@ class LocalAws:
             self.functions[logical_id] = function
             resolver.refs[logical_id] = function.name
             resolver.attributes[(logical_id, "Arn")] = function.arn
-            self.routes.extend(self._routes_of(logical_id, resource["Properties"]))
+            self.routes.extend(self.routes_of(logical_id, resource["Properties"]))
 
         for logical_id, resource in resources_of(template, "AWS::Serverless::StateMachine").items():
             self.state_machine_arn = self._create_state_machine(resolver, resource["Properties"], role_arn)
@@ -249,7 +249,7 @@ class LocalAws:
         )
 
     @staticmethod
-    def _routes_of(logical_id: str, properties: dict[str, Any]) -> list[Route]:
+    def routes_of(logical_id: str, properties: dict[str, Any]) -> list[Route]:
         routes = []
         for event in (properties.get("Events") or {}).values():
             if event["Type"] == "Api":

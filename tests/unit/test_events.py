@@ -1,0 +1,57 @@
+"""events/ holds a sample event per function (for `sam local invoke`); each must be one its function accepts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from failover.domain import FailoverRequest
+from failover.tasks import FailFlowTask, SendStepTask, StepTask
+from failover_local.apigateway import match_route
+from failover_local.aws import LocalAws
+from failover_local.template import ROOT, load_template, resources_of
+
+EVENTS = ROOT / "events"
+
+
+def load(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+@pytest.mark.parametrize(
+    ("name", "model"),
+    [("send_step.json", SendStepTask), ("expire_step.json", StepTask), ("fail_flow.json", FailFlowTask)],
+)
+def test_task_events_parse_as_their_functions_payload(name, model):
+    assert model.model_validate(load(name))
+
+
+@pytest.mark.parametrize(
+    ("name", "function"),
+    [
+        ("api_create_flow.json", "ApiFunction"),
+        ("api_track_flow.json", "ApiFunction"),
+        ("status_ingest_receipt.json", "StatusIngestFunction"),
+    ],
+)
+def test_api_events_match_a_route_of_their_function(name, function):
+    event = load(name)
+    functions = resources_of(load_template(), "AWS::Serverless::Function")
+    routes = [r for logical_id, f in functions.items() for r in LocalAws.routes_of(logical_id, f["Properties"])]
+    found = match_route(routes, event["httpMethod"], event["path"])
+    assert found is not None and found[0].function == function
+    assert found[1] == (event["pathParameters"] or {})
+
+
+def test_the_sample_flow_is_a_valid_request():
+    assert FailoverRequest.model_validate_json(load("api_create_flow.json")["body"])
+
+
+def test_every_function_has_a_sample_event():
+    functions = resources_of(load_template(), "AWS::Serverless::Function")
+    prefixes = {"ApiFunction": "api_", "SendStepFunction": "send_step", "StatusIngestFunction": "status_ingest"}
+    prefixes |= {"ExpireStepFunction": "expire_step", "FailFlowFunction": "fail_flow"}
+    assert set(prefixes) == set(functions)
+    for prefix in prefixes.values():
+        assert list(EVENTS.glob(f"{prefix}*.json")), prefix
