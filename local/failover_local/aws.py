@@ -38,7 +38,10 @@ STACK_NAME = "failover-local"
 
 # moto's DynamoDB checks a condition and writes in two steps; DynamoDB does both atomically. One lock
 # restores that, so the races the product handles are the races it meets in AWS.
-_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query")
+_DYNAMODB_CALLS = ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query")
+_ITEM_WRITES = ("put_item", "update_item")
+
+ItemObserver = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -81,6 +84,7 @@ class LocalAws:
         parameters: dict[str, str] | None = None,
         environment: dict[str, str] | None = None,
         template_path: Path | None = None,
+        on_item_written: ItemObserver | None = None,
     ):
         self._template = load_template(template_path) if template_path else load_template()
         self._parameters = {**parameter_defaults(self._template), **(parameters or {})}
@@ -89,6 +93,8 @@ class LocalAws:
         self._mock: Any = None
         self._saved_environ: dict[str, str] | None = None
         self._dynamodb_lock = threading.RLock()
+        self._on_item_written = on_item_written
+        self._transaction = threading.local()  # items written inside a transaction, reported once it commits
         self.functions: dict[str, LocalFunction] = {}
         self.routes: list[Route] = []
         self.state_machine_arn = ""
@@ -113,8 +119,8 @@ class LocalAws:
         )
         self._mock.start()
         self._patch(mock.patch.object(LambdaSimpleBackend, "invoke", self._make_dispatch()))
-        for name in _DYNAMODB_WRITES:
-            self._patch(mock.patch.object(DynamoDBBackend, name, self._locked(getattr(DynamoDBBackend, name))))
+        for name in _DYNAMODB_CALLS:
+            self._patch(mock.patch.object(DynamoDBBackend, name, self._locked(name, getattr(DynamoDBBackend, name))))
         self._create_resources()
         os.environ.update(self.environment)
         for function in self.functions.values():
@@ -149,14 +155,37 @@ class LocalAws:
         patcher.start()
         self._patches.append(patcher)
 
-    def _locked(self, method: Callable[..., Any]) -> Callable[..., Any]:
-        lock = self._dynamodb_lock
+    def _locked(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        lock, local = self._dynamodb_lock, self
 
         def locked(*args: Any, **kwargs: Any) -> Any:
             with lock:
-                return method(*args, **kwargs)
+                if name == "transact_write_items":
+                    return local._transact(method, *args, **kwargs)
+                result = method(*args, **kwargs)
+                if name in _ITEM_WRITES and local._on_item_written is not None:
+                    local._written(result.to_regular_json())
+                return result
 
         return locked
+
+    def _transact(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self._transaction.items = []
+        try:
+            result = method(*args, **kwargs)
+            committed = self._transaction.items
+        finally:
+            self._transaction.items = None
+        for item in committed:
+            self._written(item)
+        return result
+
+    def _written(self, item: dict[str, Any]) -> None:
+        pending = getattr(self._transaction, "items", None)
+        if pending is not None:
+            pending.append(item)
+        elif self._on_item_written is not None:
+            self._on_item_written(item)
 
     # --- resources from template.yaml ----------------------------------------------------------------------
 
