@@ -10,10 +10,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+
 from failover import providers
 from failover.signing import CallbackSigner, step_id
 from failover_local.aws import REGION, LocalAws
-
 from tests.fakes.scripted_provider import ScriptedProvider
 
 PUBLIC_URL = "http://failover.test"

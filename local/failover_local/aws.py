@@ -10,6 +10,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import logging
 import os
 import re
 import secrets
@@ -118,6 +119,8 @@ class LocalAws:
             config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
         )
         self._mock.start()
+        # moto logs every error a state catches (a step's ttl passing is one) at ERROR: here, ordinary business.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._patch(mock.patch.object(LambdaSimpleBackend, "invoke", self._make_dispatch()))
         for name in _DYNAMODB_CALLS:
             self._patch(mock.patch.object(DynamoDBBackend, name, self._locked(name, getattr(DynamoDBBackend, name))))

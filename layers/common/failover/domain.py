@@ -230,7 +230,7 @@ def flow_status_of(verdict: Verdict) -> FlowStatus | None:
 
 def scaled_seconds(seconds: float, scale: float, minimum: int = 0) -> int:
     """A duration for the state machine: whole seconds, multiplied by FAILOVER_TIME_SCALE, at least `minimum`."""
-    return max(minimum, math.ceil(seconds * scale))
+    return max(minimum, math.ceil(round(seconds * scale, 6)))  # round first: 8.3 x 60 is 498.00000000000006
 
 
 def step_timeout_seconds(ttl_minutes: float, scale: float) -> int:
@@ -254,8 +254,8 @@ SAY_LANGUAGES = (
     "en-US", "de-DE", "fr-FR", "it-IT", "pt-BR", "es-ES", "es-LA",
     "en-GB", "el-GR", "bg-BG", "pl-PL", "hu-HU", "sv-SE", "ru-RU",
 )  # fmt: skip
-_ALPHANUMERIC_SENDER = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
-_NUMERIC_SENDER = re.compile(r"^[0-9]{1,16}$")
+_ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9 ]{1,11}")
+_NUMERIC_SENDER = re.compile(r"[0-9]{1,16}")
 
 
 def _e164(value: str) -> str:
@@ -275,13 +275,13 @@ def _e164(value: str) -> str:
 
 
 def _https_url(value: str) -> str:
-    if not re.match(r"^https://[^\s/]+(/\S*)?$", value):
+    if not re.fullmatch(r"https://[^\s/]+(/\S*)?", value):
         raise ValueError("must be an https URL")
     return value
 
 
 def _http_url(value: str) -> str:
-    if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
         raise ValueError("must be an http or https URL")
     return value
 
@@ -292,7 +292,7 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class ViberAction(_Strict):
@@ -426,7 +426,9 @@ class SmsStep(_Step):
     @field_validator("from_")
     @classmethod
     def _sender_id(cls, value: str) -> str:
-        if _NUMERIC_SENDER.match(value) or (_ALPHANUMERIC_SENDER.match(value) and not value.isdigit()):
+        if _NUMERIC_SENDER.fullmatch(value) or (
+            _ALPHANUMERIC_SENDER.fullmatch(value) and value.strip() and not value.isdigit()
+        ):
             return value
         raise ValueError("must be up to 16 digits without '+', or up to 11 letters, digits and spaces")
 
@@ -517,11 +519,14 @@ def error_properties(errors: list[dict[str, Any]]) -> dict[str, str]:
     properties: dict[str, str] = {}
     for error in errors:
         loc = list(error.get("loc", ()))
+        if loc[:1] == ["body"]:  # the Event Handler puts the request body first
+            loc = loc[1:]
         if error.get("type") == "json_invalid":
             key, message = "body", "is not valid JSON"
         elif error.get("type") == "union_tag_invalid" or error.get("type") == "union_tag_not_found":
             key = field_path([*loc, "type"]) if loc else "type"
-            message = "must be one of Viber, Sms, Voice" if "flow" in loc else error.get("msg", "invalid")
+            is_step = len(loc) == 2 and loc[0] == "flow"
+            message = "must be one of Viber, Sms, Voice" if is_step else error.get("msg", "invalid")
         else:
             key = field_path(loc)
             message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
@@ -579,7 +584,7 @@ def flow_snapshot(flow: dict[str, Any], messages: list[dict[str, Any]]) -> dict[
         "trackingId": flow["trackingId"],
         "status": flow["status"],
         "terminationChannel": flow.get("terminationChannel"),
-        "totalPrice": _number(sum(float(m["price"] or 0) for m in rendered)),
+        "totalPrice": _number(round(sum(float(m["price"] or 0) for m in rendered), 6)),
         "originatingService": "Failover",
         "applicationId": flow.get("applicationId"),
         "createdAt": flow["createdAt"],

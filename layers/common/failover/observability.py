@@ -22,7 +22,13 @@ _PHONE = re.compile(r"(?<![\w:.-])\+?\d{7,15}(?![\w-])")
 
 def mask_phone(text: str) -> str:
     """+306912345678 → +3069*****678: enough to tell numbers apart in a log, not enough to call one."""
-    return _PHONE.sub(lambda m: m.group()[:5] + "*" * (len(m.group()) - 8) + m.group()[-3:], text)
+
+    def mask(match: re.Match[str]) -> str:
+        digits = match.group()
+        head = min(5, len(digits) - 4)  # a short number keeps fewer leading digits, never all of them
+        return digits[:head] + "*" * (len(digits) - head - 3) + digits[-3:]
+
+    return _PHONE.sub(mask, text)
 
 
 class MaskingFormatter(LambdaPowertoolsFormatter):

@@ -248,17 +248,18 @@ class FailoverService:
         if receipt.parts and receipt.parts > 1 and receipt.part:
             # A multi-part SMS: each part reports; the message's status combines them.
             message = self._store.record_part(
-                tracking_id, index, receipt.part, status, domain.status_rank(channel, status)
+                tracking_id, index, receipt.part, status, domain.status_rank(channel, status), receipt.price
             )
-            parts = {n: message.get(f"part{n}Status") for n in range(1, receipt.parts + 1)}
-            status = domain.combine_parts(channel, parts)
+            numbers = range(1, receipt.parts + 1)
+            status = domain.combine_parts(channel, {n: message.get(f"part{n}Status") for n in numbers})
+            prices = [message[f"part{n}Price"] for n in numbers if message.get(f"part{n}Price") is not None]
             receipt = Receipt(
                 status=status,
                 provider_message_id=receipt.provider_message_id,
                 detailed_status=receipt.detailed_status if status == receipt.status else None,
                 description=receipt.description if status == receipt.status else None,
                 updated=receipt.updated,
-                price=None,
+                price=round(sum(prices), 6) if prices else None,  # each part is charged
                 parts=receipt.parts,
             )
         recorded = self._store.record_status(

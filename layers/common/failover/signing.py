@@ -26,7 +26,8 @@ class CallbackSigner:
         step_id, _, mac = (token or "").rpartition(".")
         if not step_id or not mac:
             return None
-        return step_id if hmac.compare_digest(mac, self._mac(step_id)) else None
+        # bytes: compare_digest refuses non-ASCII str, and a forged token must be a 401, not a 500
+        return step_id if hmac.compare_digest(mac.encode(), self._mac(step_id).encode()) else None
 
 
 def step_id(tracking_id: str, index: int) -> str:

@@ -215,17 +215,20 @@ class FlowStore:
             raise
         return True
 
-    def record_part(self, tracking_id: str, index: int, part: int, status: str, rank: int) -> dict[str, Any]:
-        """One SMS part's status (highest rank wins per part); returns the message with all its parts."""
-        names = {"#status": f"part{part}Status", "#rank": f"part{part}Rank"}
+    def record_part(
+        self, tracking_id: str, index: int, part: int, status: str, rank: int, price: float | None
+    ) -> dict[str, Any]:
+        """One SMS part's status and price (highest rank wins per part); returns the message with all its parts."""
+        changes = {f"part{part}Status": status, f"part{part}Rank": rank, f"part{part}Price": price}
+        changes = {k: v for k, v in changes.items() if v is not None}
         key = {"pk": _pk(tracking_id), "sk": _msg_sk(index)}
         try:
             self._table.update_item(
                 Key=key,
-                UpdateExpression="SET #status = :status, #rank = :rank",
-                ConditionExpression="attribute_not_exists(#rank) OR #rank < :rank",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={":status": status, ":rank": rank},
+                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in changes),
+                ConditionExpression=f"attribute_not_exists(#part{part}Rank) OR #part{part}Rank < :part{part}Rank",
+                ExpressionAttributeNames={f"#{k}": k for k in changes},
+                ExpressionAttributeValues=_dynamo({f":{k}": v for k, v in changes.items()}),
             )
         except ClientError as exc:
             if not _conditional_failed(exc):

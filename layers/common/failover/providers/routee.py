@@ -38,6 +38,9 @@ DEFAULT_AUTH_URL = "https://auth.routee.net"
 DEFAULT_API_URL = "https://connect.routee.net"
 INSUFFICIENT_BALANCE_CODE = "400001009"
 VIBER_TTL_SECONDS = (30, 86400)
+# Pooled connections idle longer than this are dropped, not reused: a warm Lambda may sleep for minutes
+# while a load balancer or NAT forgets the connection, and a send on a dead one cannot be safely retried.
+MAX_IDLE_SECONDS = 30.0
 
 _PATHS = {Channel.SMS: "/sms", Channel.VIBER: "/viber", Channel.VOICE: "/voice/conversation"}
 # The receipt field that carries the id returned at send time.
@@ -88,6 +91,7 @@ class RouteeProvider:
         self._token: str | None = None
         self._token_expires = 0.0  # time.monotonic() deadline
         self._lock = threading.Lock()
+        self._last_used = 0.0
 
         # A POST must never reach Routee twice: retry only what surely was not processed. Connect errors
         # happen before the request is sent; 503 and 429 mean "not taken, try later". Read errors (timeouts,
@@ -147,6 +151,7 @@ class RouteeProvider:
         return response
 
     def _request(self, method: str, path: str, payload: dict[str, Any] | None, token: str) -> requests.Response:
+        self._drop_idle_connections()
         try:
             return self._session.request(
                 method,
@@ -157,6 +162,12 @@ class RouteeProvider:
             )
         except requests.RequestException as exc:
             raise Unavailable(f"Routee unreachable: {type(exc).__name__}") from exc
+
+    def _drop_idle_connections(self) -> None:
+        now = time.monotonic()
+        if now - self._last_used > MAX_IDLE_SECONDS:
+            self._session.close()  # clears the pools; the mounted adapters open new connections
+        self._last_used = now
 
     # -----------------------------------------------------------------------------------------------------
     # OAuth2 client credentials
@@ -174,6 +185,7 @@ class RouteeProvider:
 
     def _fetch_token(self) -> tuple[str, float]:
         application_id, secret = self._credentials()
+        self._drop_idle_connections()
         try:
             response = self._session.post(
                 self._auth_url + "/oauth/token",

@@ -1,0 +1,248 @@
+"""Error mapping: what the adapter raises for each kind of refusal, and that a POST never reaches Routee twice."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from failover.domain import Channel
+from failover.providers import AuthenticationFailed, InsufficientBalance, Rejected, Unavailable
+from failover.providers.routee import RouteeProvider
+from failover_local.simulator import Simulator
+
+from .conftest import Receiver, definition, make_provider, make_simulator, number, outbound
+
+TOKEN = {"access_token": "scripted-token", "token_type": "bearer", "expires_in": 3599}
+QUEUED = {"trackingId": "tracking-1", "status": "Queued", "bodyAnalysis": {"parts": 1}}
+
+
+class Scripted:
+    """A throwaway Routee: /oauth/token always works; /sms answers from a script, then repeats the last."""
+
+    def __init__(self, script: list[tuple[int, Any, dict[str, str]]], hang: threading.Event | None = None):
+        self.script = list(script)
+        self.calls: dict[str, int] = {}
+        scripted = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                scripted.calls[self.path] = scripted.calls.get(self.path, 0) + 1
+                if self.path == "/oauth/token":
+                    return self._answer(200, TOKEN, {})
+                if hang is not None:
+                    hang.wait(5)  # longer than the adapter's read timeout
+                status, body, headers = scripted.script.pop(0) if len(scripted.script) > 1 else scripted.script[0]
+                self._answer(status, body, headers)
+
+            def _answer(self, status: int, body: Any, headers: dict[str, str]) -> None:
+                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.fixture
+def scripted() -> Iterator[Any]:
+    servers: list[Scripted] = []
+
+    def start(*script: tuple[int, Any, dict[str, str]], hang: threading.Event | None = None) -> Scripted:
+        servers.append(Scripted(list(script), hang))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def scripted_provider(server: Scripted, **overrides: Any) -> RouteeProvider:
+    options = {"application_id": "app", "application_secret": "secret", "auth_url": server.url}
+    return make_provider(api_url=server.url, **(options | overrides))
+
+
+def sms(receiver: Receiver, to: str = "+306900000000", **fields: Any) -> Any:
+    return outbound(Channel.SMS, definition(Channel.SMS, to, **fields), receiver)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Against the simulator
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_exhausted_balance_is_insufficient_balance(receiver: Receiver) -> None:
+    with make_simulator(balance=0.05) as sim:  # enough for one Viber message (0.035), not two
+        provider = make_provider(sim)
+        viber = outbound(Channel.VIBER, definition(Channel.VIBER, "+306900000000"), receiver)
+        provider.send(viber)
+        assert sim.balance == pytest.approx(0.015)
+        with pytest.raises(InsufficientBalance) as refused:
+            provider.send(viber)
+        assert refused.value.reason == "Insufficient Balance"
+        assert len(sim.messages()) == 1
+
+
+def test_503_then_accepted_creates_exactly_one_message(
+    sim: Simulator, provider: RouteeProvider, receiver: Receiver
+) -> None:
+    to = number(Channel.SMS, 9)
+    accepted = provider.send(sms(receiver, to))
+
+    assert [(r.path, r.status) for r in sim.requests if r.path == "/sms"] == [("/sms", 503), ("/sms", 200)]
+    (message,) = sim.messages(to=to)
+    assert message.tracking_id == accepted.provider_message_id
+
+
+def test_rejected_carries_routee_developer_message(
+    sim: Simulator, provider: RouteeProvider, receiver: Receiver
+) -> None:
+    invalid_sender = {**definition(Channel.SMS, "+306900000000"), "from": "Far Too Long Sender"}
+    with pytest.raises(Rejected) as refused:
+        provider.send(outbound(Channel.SMS, invalid_sender, receiver))
+    assert refused.value.reason.startswith("Invalid sender id")
+    assert sim.count("POST", "/sms", status=400) == 1
+
+
+def test_validation_error_lists_the_fields(sim: Simulator, provider: RouteeProvider, receiver: Receiver) -> None:
+    # Text and image without a button: Routee refuses this combination.
+    step = definition(Channel.VIBER, "+306900000000")
+    step["message"] = {"text": "Hello", "imageUrl": "https://example.com/a.png"}
+    with pytest.raises(Rejected) as refused:
+        provider.send(outbound(Channel.VIBER, step, receiver))
+    assert refused.value.reason.startswith("Validation Error")
+    assert "body: allowed content" in refused.value.reason
+    assert sim.messages() == []
+
+
+def test_bad_credentials_are_authentication_failed(sim: Simulator, receiver: Receiver) -> None:
+    provider = make_provider(sim, application_secret="wrong")
+    with pytest.raises(AuthenticationFailed):
+        provider.send(sms(receiver))
+    assert sim.count("POST", "/oauth/token", status=401) == 1
+    assert sim.count("POST", "/sms") == 0
+
+
+def test_missing_credentials_are_authentication_failed(sim: Simulator, receiver: Receiver, monkeypatch: Any) -> None:
+    for name in ("ROUTEE_APPLICATION_ID", "ROUTEE_APPLICATION_SECRET", "ROUTEE_CREDENTIALS_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    provider = RouteeProvider(auth_url=sim.base_url, api_url=sim.base_url)
+    with pytest.raises(AuthenticationFailed, match="not configured"):
+        provider.send(sms(receiver))
+    assert sim.requests == []
+
+
+def test_refused_connection_is_unavailable(sim: Simulator, receiver: Receiver) -> None:
+    closed = closed_port_url()
+    provider = make_provider(sim, api_url=closed)
+    with pytest.raises(Unavailable, match="unreachable"):
+        provider.send(sms(receiver))
+    assert sim.count("POST", "/oauth/token") == 1  # the token came from the simulator; the send went nowhere
+
+    with pytest.raises(Unavailable, match="authentication unreachable"):
+        make_provider(sim, auth_url=closed).send(sms(receiver))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Against scripted servers: statuses the simulator does not produce
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_server_error_is_unavailable_without_a_repeat(scripted: Any, receiver: Receiver, status: int) -> None:
+    server = scripted((status, {"code": f"{status}000000", "developerMessage": "Boom"}, {}))
+    with pytest.raises(Unavailable, match=f"HTTP {status}"):
+        scripted_provider(server).send(sms(receiver))
+    assert server.calls["/sms"] == 1
+
+
+def test_read_timeout_is_unavailable_without_a_repeat(scripted: Any, receiver: Receiver) -> None:
+    hang = threading.Event()
+    server = scripted((200, QUEUED, {}), hang=hang)
+    try:
+        with pytest.raises(Unavailable, match="ReadTimeout"):
+            scripted_provider(server, timeout=(1.0, 0.3)).send(sms(receiver))
+    finally:
+        hang.set()
+    assert server.calls["/sms"] == 1
+
+
+def test_503_retries_are_bounded_and_retry_after_is_capped(scripted: Any, receiver: Receiver) -> None:
+    server = scripted((503, {"code": "503000000", "developerMessage": "Busy"}, {"Retry-After": "100"}))
+    started = time.monotonic()
+    with pytest.raises(Unavailable, match="HTTP 503"):
+        scripted_provider(server, status_retries=2, max_retry_after=0.05).send(sms(receiver))
+    assert server.calls["/sms"] == 3  # the send and two retries
+    assert time.monotonic() - started < 5  # Retry-After: 100 was capped
+
+
+def test_429_then_accepted(scripted: Any, receiver: Receiver) -> None:
+    server = scripted(
+        (429, {"code": "429000000", "developerMessage": "Slow down"}, {"Retry-After": "0"}), (200, QUEUED, {})
+    )
+    accepted = scripted_provider(server).send(sms(receiver))
+    assert accepted.provider_message_id == "tracking-1"
+    assert server.calls["/sms"] == 2
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_401_or_403_refreshes_the_token_once(scripted: Any, receiver: Receiver, status: int) -> None:
+    # The body is not in Routee's format: the adapter decides on the status alone.
+    server = scripted((status, {"error": "access_denied"}, {}), (200, QUEUED, {}))
+    accepted = scripted_provider(server).send(sms(receiver))
+    assert accepted.provider_message_id == "tracking-1"
+    assert server.calls == {"/oauth/token": 2, "/sms": 2}
+
+
+def test_403_twice_is_authentication_failed(scripted: Any, receiver: Receiver) -> None:
+    server = scripted((403, {"code": "403000000", "developerMessage": "Access denied"}, {}))
+    with pytest.raises(AuthenticationFailed):
+        scripted_provider(server).send(sms(receiver))
+    assert server.calls == {"/oauth/token": 2, "/sms": 2}
+
+
+def test_other_4xx_without_routee_body_is_rejected_with_the_text(scripted: Any, receiver: Receiver) -> None:
+    server = scripted((422, "the body text", {"Content-Type": "text/plain"}))
+    with pytest.raises(Rejected, match="^the body text$"):
+        scripted_provider(server).send(sms(receiver))
+    assert server.calls["/sms"] == 1
+
+
+def test_balance_code_is_insufficient_balance_with_routee_message(scripted: Any, receiver: Receiver) -> None:
+    server = scripted((400, {"code": "400001009", "developerMessage": "Not enough credit"}, {}))
+    with pytest.raises(InsufficientBalance, match="^Not enough credit$"):
+        scripted_provider(server).send(sms(receiver))
+
+
+def test_accepted_without_tracking_id_is_unavailable(scripted: Any, receiver: Receiver) -> None:
+    server = scripted((200, {"status": "Queued"}, {}))
+    with pytest.raises(Unavailable, match="trackingId"):
+        scripted_provider(server).send(sms(receiver))
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

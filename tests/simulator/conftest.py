@@ -1,0 +1,134 @@
+"""The simulator on its own, spoken to with plain requests."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+from failover_local.simulator import Delays, Simulator
+
+TIME_SCALE = 0.02
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.01)
+    return value
+
+
+class Receiver:
+    """Collects receipt bodies (JSON) per path; answers 500 to the first `fail_first` POSTs."""
+
+    def __init__(self, fail_first: int = 0):
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self.attempts = 0
+        self.fail_first = fail_first
+        lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                with lock:
+                    receiver.attempts += 1
+                    failing = receiver.attempts <= receiver.fail_first
+                    if not failing:
+                        receiver.received.append((self.path, body))
+                self.send_response(500 if failing else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def bodies(self, path: str = "/cb") -> list[dict[str, Any]]:
+        return [body for where, body in list(self.received) if where == path]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    simulator = Simulator(port=0, time_scale=TIME_SCALE, delays=Delays()).start()
+    yield simulator
+    simulator.stop()
+    assert simulator.errors == 0
+
+
+class Client:
+    """A bare Routee client: a token, then JSON calls."""
+
+    def __init__(self, simulator: Simulator):
+        self.base = simulator.base_url
+        self.credentials = (simulator.application_id, simulator.application_secret)
+        self._token: str | None = None
+
+    def token_response(self, **overrides: Any) -> requests.Response:
+        data = {"grant_type": "client_credentials"} | overrides.pop("data", {})
+        auth = overrides.pop("auth", self.credentials)
+        return requests.post(f"{self.base}/oauth/token", data=data, auth=auth, timeout=5)
+
+    @property
+    def token(self) -> str:
+        if self._token is None:
+            self._token = self.token_response().json()["access_token"]
+        return self._token
+
+    def post(self, path: str, body: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return requests.post(f"{self.base}{path}", json=body, headers=headers, timeout=5)
+
+    def get(self, path: str) -> requests.Response:
+        return requests.get(f"{self.base}{path}", headers={"Authorization": f"Bearer {self.token}"}, timeout=5)
+
+
+@pytest.fixture
+def client(sim: Simulator) -> Client:
+    return Client(sim)
+
+
+def sms_request(to: str, callback_url: str | None = None, **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"from": "Brand", "to": to, "body": "Your code is 1234"}
+    if callback_url:
+        body["callback"] = {"url": callback_url, "strategy": "OnChange"}
+    return body | fields
+
+
+def viber_request(to: str, callback_url: str | None = None, **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"senderInfoTrackingId": "sender-1", "to": to, "body": {"text": "Hello"}, "ttl": 3600}
+    if callback_url:
+        body["callbackUrl"] = callback_url
+    return body | fields
+
+
+def voice_request(to: str, callback_url: str | None = None, **fields: Any) -> dict[str, Any]:
+    say = {"type": "SAY", "message": {"text": "Your code is 1 2 3 4", "language": "en-US", "gender": "female"}}
+    body: dict[str, Any] = {"from": "+302100000000", "to": {"phone": to}, "dialPlan": {"verbs": [say]}}
+    if callback_url:
+        body["callback"] = {"url": callback_url, "strategy": "OnChange"}
+    return body | fields
