@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 
-.PHONY: install run test unit lint lint-template clean
+.PHONY: install run demo test unit lint lint-template clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ install: $(INSTALLED)
 
 run: $(INSTALLED)
 	$(BIN)/python -m failover_local
+
+demo: $(INSTALLED)
+	$(BIN)/python -m failover_local.demo
 
 test: lint
 	$(BIN)/pytest

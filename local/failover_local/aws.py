@@ -19,6 +19,7 @@ import time
 import traceback
 import uuid
 import zipfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,7 @@ class LocalFunction:
     environment: dict[str, str]
     handler: Callable[[dict[str, Any], Any], Any] | None = None
     invocations: int = 0
+    durations: list[float] = field(default_factory=list)  # seconds per invocation, for GB-second estimates
 
 
 @dataclass
@@ -98,6 +100,7 @@ class LocalAws:
         self._transaction = threading.local()  # items written inside a transaction, reported once it commits
         self.functions: dict[str, LocalFunction] = {}
         self.routes: list[Route] = []
+        self.http_requests: Counter[tuple[str, str]] = Counter()  # (method, route path) → requests served
         self.state_machine_arn = ""
         self.table_name = ""
         self.environment: dict[str, str] = {}
@@ -338,7 +341,11 @@ class LocalAws:
         function.invocations += 1
         context = LambdaContext(function.name, function.arn, function.memory_mb, function.timeout_s)
         assert function.handler is not None
-        return function.handler(event, context)
+        started = time.perf_counter()
+        try:
+            return function.handler(event, context)
+        finally:
+            function.durations.append(time.perf_counter() - started)
 
     def _make_dispatch(self) -> Callable[..., bytes]:
         local = self
@@ -370,6 +377,7 @@ class LocalAws:
         if found is None:
             return 403, {"Content-Type": "application/json"}, b'{"message":"Missing Authentication Token"}'
         route, parameters = found
+        self.http_requests[(route.method, route.path)] += 1
         event = proxy_event(route, method, path, parameters, headers, body, query, self._parameters.get("StageName"))
         try:
             result = self.invoke(route.function, event)
