@@ -6,6 +6,8 @@ INSTALLED := $(VENV)/.installed
 # SAM CLI pins its own boto3/pydantic ranges, so it lives in a venv of its own.
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
 .PHONY: install run demo test unit lint lint-template clean
 
@@ -19,6 +21,11 @@ $(SAM):
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli>=1.120'
+
+$(CHECKOV):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov>=3.2'
 
 install: $(INSTALLED)
 
@@ -38,9 +45,10 @@ lint: $(INSTALLED) lint-template
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-lint-template: $(INSTALLED) $(SAM)
+lint-template: $(INSTALLED) $(SAM) $(CHECKOV)
 	$(BIN)/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=eu-west-1 SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template-file template.yaml
+	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,14 +35,47 @@ def wait_for(condition: Callable[[], Any], timeout: float = 20.0, interval: floa
         time.sleep(interval)
 
 
+APPLICATIONS = {"local-app": "local-secret", "other-app": "other-secret"}
+
+
+def basic(application_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{application_id}:{secret}".encode()).decode()
+
+
 @dataclass
 class Harness:
     aws: LocalAws
     provider: ScriptedProvider
+    tokens: dict[str, str] = field(default_factory=dict)
 
-    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None):
+    def token(self, application_id: str = "local-app") -> str:
+        """A bearer token, fetched as a Routee client would: POST /oauth/token with Basic credentials."""
+        if application_id not in self.tokens:
+            status, _, payload = self.aws.handle_http(
+                "POST",
+                "/oauth/token",
+                {
+                    "Authorization": basic(application_id, APPLICATIONS[application_id]),
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
+                b"grant_type=client_credentials",
+            )
+            assert status == 200, payload
+            self.tokens[application_id] = json.loads(payload)["access_token"]
+        return self.tokens[application_id]
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        application: str | None = "local-app",
+    ):
+        """A request as `application` (None: without a token)."""
         raw = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-        status, _, payload = self.aws.handle_http(method, path, {**JSON, **(headers or {})}, raw)
+        auth = {"Authorization": f"Bearer {self.token(application)}"} if application else {}
+        status, _, payload = self.aws.handle_http(method, path, {**JSON, **auth, **(headers or {})}, raw)
         return status, json.loads(payload) if payload else None
 
     def create(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -95,13 +129,14 @@ def start_harness() -> Harness:
     provider = ScriptedProvider(post)
     providers.register("scripted", lambda: provider)
     aws = LocalAws(
+        applications=APPLICATIONS,
         environment={
             "FAILOVER_PROVIDER": "scripted",
             "PUBLIC_API_URL": PUBLIC_URL,
             "FAILOVER_TIME_SCALE": str(TIME_SCALE),
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_TRACE_DISABLED": "true",
-        }
+        },
     ).start()
     return Harness(aws, provider)
 

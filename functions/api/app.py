@@ -1,32 +1,49 @@
-"""Public API: POST /failover, GET /failover/tracking/{trackingId} (Routee's Failover API)."""
+"""Public API: POST /failover, GET /failover/tracking/{trackingId} (Routee's Failover API).
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+The authorizer has checked the bearer token; its context names the calling application.
+"""
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
 from aws_lambda_powertools.logging import correlation_paths
 
+from failover.access import RateLimited
 from failover.domain import FailoverRequest, error_properties
-from failover.http import routee_error
+from failover.http import body_too_large, routee_error
 from failover.observability import logger, tracer
 from failover.service import NotFound
-from failover.wiring import build_service
+from failover.wiring import build_access, build_service
 
 app = APIGatewayRestResolver(enable_validation=True)
 service = build_service()
+access = build_access()
+
+
+class NoApplication(Exception):
+    """No authorizer context: the route was reached without the authorizer (a misconfiguration)."""
+
+
+def caller() -> str:
+    application_id = app.current_event.request_context.authorizer.get("applicationId")
+    if not application_id:
+        raise NoApplication()
+    access.check_rate(application_id)
+    return application_id
 
 
 @app.post("/failover")
 @tracer.capture_method
 def create_flow(request: FailoverRequest) -> dict:
-    return service.create_flow(request)
+    return service.create_flow(request, caller())
 
 
 @app.get("/failover/tracking/<tracking_id>")
 @tracer.capture_method
 def track_flow(tracking_id: str) -> dict:
-    return service.snapshot(tracking_id)
+    return service.snapshot(tracking_id, caller())
 
 
 @app.exception_handler([RequestValidationError, RequestUnsupportedContentType])
@@ -44,7 +61,19 @@ def not_found(error: NotFound):
     return routee_error(404, f"Tracking id {error} not found")
 
 
+@app.exception_handler(NoApplication)
+def no_application(error: NoApplication):
+    return Response(status_code=401, content_type=content_types.APPLICATION_JSON, body='{"message":"Unauthorized"}')
+
+
+@app.exception_handler(RateLimited)
+def rate_limited(error: RateLimited):
+    response = routee_error(429, str(error))
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event, context):
-    return app.resolve(event, context)
+    return body_too_large(event) or app.resolve(event, context)

@@ -16,11 +16,21 @@ class Route:
     method: str
     path: str  # as template.yaml declares it: /failover/tracking/{trackingId}
     function: str  # logical id of the function behind it
+    authorizer: Authorizer | None = None  # None: the route is public (Auth: Authorizer: NONE)
     pattern: re.Pattern[str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
         object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    """A TOKEN Lambda authorizer as template.yaml declares it."""
+
+    function: str  # logical id
+    header: str = "Authorization"
+    ttl_seconds: int = 300  # ReauthorizeEvery: API Gateway caches each token's answer this long
 
 
 def match_route(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
@@ -29,6 +39,11 @@ def match_route(routes: list[Route], method: str, path: str) -> tuple[Route, dic
         if found and route.method == method.upper():
             return route, found.groupdict()
     return None
+
+
+def token_event(authorizer: Authorizer, token: str, method: str, path: str, stage: str | None) -> dict[str, Any]:
+    arn = f"arn:aws:execute-api:eu-west-1:123456789012:local/{stage}/{method.upper()}{path}"
+    return {"type": "TOKEN", "authorizationToken": token, "methodArn": arn}
 
 
 def proxy_event(
@@ -40,6 +55,7 @@ def proxy_event(
     body: bytes | None,
     query: str = "",
     stage: str | None = "v1",
+    authorizer_context: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     multi_query = parse_qs(query, keep_blank_values=True) if query else {}
     text: str | None = None
@@ -70,6 +86,7 @@ def proxy_event(
             "accountId": "123456789012",
             "apiId": "local",
             "protocol": "HTTP/1.1",
+            **({"authorizer": authorizer_context} if authorizer_context is not None else {}),
         },
         "body": text,
         "isBase64Encoded": encoded,

@@ -31,7 +31,14 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.dynamodb.models import DynamoDBBackend
 
-from failover_local.apigateway import Route, http_response, match_route, proxy_event
+from failover_local.apigateway import (
+    Authorizer,
+    Route,
+    http_response,
+    match_route,
+    proxy_event,
+    token_event,
+)
 from failover_local.template import ROOT, Resolver, load_template, parameter_defaults, resources_of
 
 REGION = "eu-west-1"
@@ -88,6 +95,7 @@ class LocalAws:
         environment: dict[str, str] | None = None,
         template_path: Path | None = None,
         on_item_written: ItemObserver | None = None,
+        applications: dict[str, str] | None = None,
     ):
         self._template = load_template(template_path) if template_path else load_template()
         self._parameters = {**parameter_defaults(self._template), **(parameters or {})}
@@ -97,6 +105,8 @@ class LocalAws:
         self._saved_environ: dict[str, str] | None = None
         self._dynamodb_lock = threading.RLock()
         self._on_item_written = on_item_written
+        self.applications = applications if applications is not None else local_applications()
+        self._authorizer_cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
         self._transaction = threading.local()  # items written inside a transaction, reported once it commits
         self.functions: dict[str, LocalFunction] = {}
         self.routes: list[Route] = []
@@ -131,7 +141,15 @@ class LocalAws:
         os.environ.update(self.environment)
         for function in self.functions.values():
             function.handler = self._load_handler(function)
+        self._create_applications()
         return self
+
+    def _create_applications(self) -> None:
+        from failover.wiring import build_access  # production code, imported once the mock and env are up
+
+        access = build_access()
+        for application_id, secret in self.applications.items():
+            access.create_application(application_id, secret)
 
     def stop(self) -> None:
         self.stop_executions()
@@ -218,8 +236,10 @@ class LocalAws:
         for logical_id, resource in resources_of(template, "AWS::SecretsManager::Secret").items():
             resolver.refs[logical_id] = self._create_secret(logical_id, resolver.resolve(resource["Properties"]))
 
-        for logical_id in resources_of(template, "AWS::Serverless::Api"):
+        authorizers: dict[str, Authorizer | None] = {}
+        for logical_id, resource in resources_of(template, "AWS::Serverless::Api").items():
             resolver.refs[logical_id] = "local"
+            authorizers[logical_id] = self._default_authorizer(resource["Properties"].get("Auth") or {})
         for logical_id in resources_of(template, "AWS::Serverless::LayerVersion"):
             resolver.refs[logical_id] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{logical_id}:1"
 
@@ -229,7 +249,7 @@ class LocalAws:
             self.functions[logical_id] = function
             resolver.refs[logical_id] = function.name
             resolver.attributes[(logical_id, "Arn")] = function.arn
-            self.routes.extend(self.routes_of(logical_id, resource["Properties"]))
+            self.routes.extend(self.routes_of(logical_id, resource["Properties"], authorizers))
 
         for logical_id, resource in resources_of(template, "AWS::Serverless::StateMachine").items():
             self.state_machine_arn = self._create_state_machine(resolver, resource["Properties"], role_arn)
@@ -284,11 +304,31 @@ class LocalAws:
         )
 
     @staticmethod
-    def routes_of(logical_id: str, properties: dict[str, Any]) -> list[Route]:
+    def _default_authorizer(auth: dict[str, Any]) -> Authorizer | None:
+        name = auth.get("DefaultAuthorizer")
+        if not name:
+            return None
+        config = auth["Authorizers"][name]
+        identity = config.get("Identity") or {}
+        return Authorizer(
+            function=config["FunctionArn"]["Fn::GetAtt"][0],
+            header=identity.get("Header", "Authorization"),
+            ttl_seconds=int(identity.get("ReauthorizeEvery", 300)),
+        )
+
+    @staticmethod
+    def routes_of(
+        logical_id: str, properties: dict[str, Any], authorizers: dict[str, Authorizer | None] | None = None
+    ) -> list[Route]:
         routes = []
         for event in (properties.get("Events") or {}).values():
-            if event["Type"] == "Api":
-                routes.append(Route(event["Properties"]["Method"].upper(), event["Properties"]["Path"], logical_id))
+            if event["Type"] != "Api":
+                continue
+            spec = event["Properties"]
+            api = (spec.get("RestApiId") or {}).get("Ref", "")
+            public = (spec.get("Auth") or {}).get("Authorizer") == "NONE"
+            authorizer = None if public else (authorizers or {}).get(api)
+            routes.append(Route(spec["Method"].upper(), spec["Path"], logical_id, authorizer))
         return routes
 
     def _create_state_machine(self, resolver: Resolver, properties: dict[str, Any], role_arn: str) -> str:
@@ -369,6 +409,27 @@ class LocalAws:
 
     # --- API Gateway, in-process ---------------------------------------------------------------------------
 
+    def _authorize(
+        self, authorizer: Authorizer, headers: dict[str, str], method: str, path: str, stage: str | None
+    ) -> dict[str, Any] | None:
+        """API Gateway's TOKEN authorizer: no header → 401 without a call; answers cached per token for a while."""
+        token = next((v for k, v in headers.items() if k.lower() == authorizer.header.lower()), "")
+        if not token:
+            return None
+        key, now = (authorizer.function, token), time.monotonic()
+        cached = self._authorizer_cache.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            policy = self.invoke(authorizer.function, token_event(authorizer, token, method, path, stage))
+        except Exception:  # noqa: BLE001 - "Unauthorized" (or any error) is a 401
+            context = None
+        else:
+            allowed = any(s["Effect"] == "Allow" for s in policy["policyDocument"]["Statement"])
+            context = {**(policy.get("context") or {}), "principalId": policy["principalId"]} if allowed else None
+        self._authorizer_cache[key] = (now + authorizer.ttl_seconds, context)
+        return context
+
     def handle_http(
         self, method: str, path: str, headers: dict[str, str], body: bytes | None, query: str = ""
     ) -> tuple[int, dict[str, str], bytes]:
@@ -378,10 +439,25 @@ class LocalAws:
             return 403, {"Content-Type": "application/json"}, b'{"message":"Missing Authentication Token"}'
         route, parameters = found
         self.http_requests[(route.method, route.path)] += 1
-        event = proxy_event(route, method, path, parameters, headers, body, query, self._parameters.get("StageName"))
+        stage = self._parameters.get("StageName")
+        context = None
+        if route.authorizer is not None:
+            context = self._authorize(route.authorizer, headers, method, path, stage)
+            if context is None:
+                return 401, {"Content-Type": "application/json"}, b'{"message":"Unauthorized"}'
+        event = proxy_event(route, method, path, parameters, headers, body, query, stage, context)
         try:
             result = self.invoke(route.function, event)
         except Exception:  # noqa: BLE001 - API Gateway answers 502 when the integration fails
             traceback.print_exc()
             return 502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}'
         return http_response(result)
+
+
+def local_applications() -> dict[str, str]:
+    """FAILOVER_LOCAL_APPS: comma-separated id:secret pairs (default local-app:local-secret)."""
+    spec = os.environ.get("FAILOVER_LOCAL_APPS") or "local-app:local-secret"
+    pairs = [item.strip().split(":", 1) for item in spec.split(",") if item.strip()]
+    if any(len(pair) != 2 or not all(pair) for pair in pairs):
+        raise ValueError("FAILOVER_LOCAL_APPS: comma-separated applicationId:secret pairs")
+    return dict(pairs)

@@ -40,9 +40,8 @@ def counts(stack) -> tuple[int, int]:
 def test_bad_input_is_a_400_naming_the_field_and_creates_nothing(stack, body, headers, expected):
     before = counts(stack)
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    status, _, payload = stack.aws.handle_http(
-        "POST", "/failover", {"Content-Type": "application/json", **headers}, raw
-    )
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {stack.token()}", **headers}
+    status, _, payload = stack.aws.handle_http("POST", "/failover", headers, raw)
     error = json.loads(payload)
     assert status == 400
     assert error["code"] == "400000000"

@@ -76,5 +76,6 @@ def test_every_function_and_route_of_the_template_is_served_locally(stack):
     assert {(r.method, r.path, r.function) for r in stack.aws.routes} == declared
     for method, path, _ in declared:
         concrete = re.sub(r"\{\w+\}", "x", path)
-        status, _, _ = stack.aws.handle_http(method, concrete, {"Content-Type": "application/json"}, b"{}")
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {stack.token()}"}
+        status, _, _ = stack.aws.handle_http(method, concrete, headers, b"{}")
         assert status != 403, f"{method} {path} is not served"

@@ -33,6 +33,7 @@ def test_task_events_parse_as_their_functions_payload(name, model):
         ("api_create_flow.json", "ApiFunction"),
         ("api_track_flow.json", "ApiFunction"),
         ("status_ingest_receipt.json", "StatusIngestFunction"),
+        ("oauth_token.json", "OAuthTokenFunction"),
     ],
 )
 def test_api_events_match_a_route_of_their_function(name, function):
@@ -52,6 +53,17 @@ def test_every_function_has_a_sample_event():
     functions = resources_of(load_template(), "AWS::Serverless::Function")
     prefixes = {"ApiFunction": "api_", "SendStepFunction": "send_step", "StatusIngestFunction": "status_ingest"}
     prefixes |= {"ExpireStepFunction": "expire_step", "FailFlowFunction": "fail_flow"}
+    prefixes |= {"OAuthTokenFunction": "oauth_token", "AuthorizerFunction": "authorizer"}
     assert set(prefixes) == set(functions)
     for prefix in prefixes.values():
         assert list(EVENTS.glob(f"{prefix}*.json")), prefix
+
+
+def test_the_authorizer_event_is_a_token_event():
+    from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+        APIGatewayAuthorizerTokenEvent,
+    )
+
+    event = APIGatewayAuthorizerTokenEvent(load("authorizer.json"))
+    assert event.authorization_token.startswith("Bearer ")
+    assert event.parsed_arn.api_id and event.parsed_arn.stage

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
+from failover import domain
+
 # Routee codes: HTTP status, module (000 generic), error number.
 VALIDATION_ERROR = "400000000"
+MAX_BODY_BYTES = 64 * 1024
 
 
 def routee_error(status: int, developer_message: str, properties: dict[str, str] | None = None) -> Response:
@@ -18,3 +22,25 @@ def routee_error(status: int, developer_message: str, properties: dict[str, str]
     if properties:
         body["properties"] = properties
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+def spring_unauthorized(path: str, message: str) -> Response:
+    """Routee's 401 is not in its own error format but Spring's."""
+    body = {
+        "timestamp": domain.timestamp(datetime.now(UTC)),
+        "status": 401,
+        "error": "Unauthorized",
+        "message": message,
+        "path": path,
+    }
+    return Response(status_code=401, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+def body_too_large(event: dict, limit: int = MAX_BODY_BYTES) -> dict | None:
+    """A proxy response for a request body over `limit` bytes, or None. API Gateway itself allows 10 MB."""
+    body = event.get("body") or ""
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+    if size <= limit:
+        return None
+    message = {"code": "413000000", "developerMessage": f"Request body over {limit} bytes"}
+    return {"statusCode": 413, "headers": {"Content-Type": "application/json"}, "body": json.dumps(message)}

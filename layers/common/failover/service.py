@@ -76,7 +76,7 @@ class FailoverService:
 
     # --- API -----------------------------------------------------------------------------------------------
 
-    def create_flow(self, request: FailoverRequest) -> dict[str, Any]:
+    def create_flow(self, request: FailoverRequest, application_id: str) -> dict[str, Any]:
         """Store the flow, then start its execution named after its trackingId (so it can never run twice)."""
         tracking_id = str(uuid.uuid4())
         now = self._clock.now()
@@ -84,6 +84,7 @@ class FailoverService:
         timeouts = [domain.step_timeout_seconds(s.ttl_minutes, self._scale) for s in steps]
         flow: dict[str, Any] = {
             "trackingId": tracking_id,
+            "applicationId": application_id,
             "status": domain.FlowStatus.QUEUED.value,
             "createdAt": domain.timestamp(now),
             "updatedAt": domain.timestamp(now),
@@ -109,9 +110,10 @@ class FailoverService:
         count("FlowsCreated")
         return domain.flow_snapshot(flow, [])
 
-    def snapshot(self, tracking_id: str) -> dict[str, Any]:
+    def snapshot(self, tracking_id: str, application_id: str) -> dict[str, Any]:
+        """Another application's flow is as unknown as a flow that does not exist."""
         loaded = self._store.load(tracking_id)
-        if loaded is None:
+        if loaded is None or loaded[0].get("applicationId") != application_id:
             raise NotFound(tracking_id)
         flow, messages = loaded
         return domain.flow_snapshot(flow, messages)

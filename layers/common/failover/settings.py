@@ -15,6 +15,9 @@ class Settings:
     provider: str
     time_scale: float  # FAILOVER_TIME_SCALE: multiplies every ttl and wait (1 in production)
     retention_days: int
+    token_signing_secret_id: str  # Secrets Manager secret that signs access tokens
+    token_lifetime: int  # seconds
+    rate_limit_per_minute: int  # per application, unless its item sets its own
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -30,4 +33,7 @@ class Settings:
             provider=env.get("FAILOVER_PROVIDER", "routee"),
             time_scale=scale,
             retention_days=int(env.get("RETENTION_DAYS", "90")),
+            token_signing_secret_id=env.get("TOKEN_SIGNING_SECRET_ID", ""),
+            token_lifetime=int(env.get("TOKEN_LIFETIME_SECONDS", "3600")),
+            rate_limit_per_minute=int(env.get("RATE_LIMIT_PER_MINUTE", "600")),
         )

@@ -5,6 +5,9 @@ Layout (pk = FLOW#<trackingId>):
   sk = "MSG#<nn>"   the message of step nn (0-based, ascending `order`): status, rank, provider id, task token,
                     send attempts, the verdict once the step is resolved, and the token that was resumed
 
+Applications live in one partition (pk = APP, sk = <applicationId>), so listing them is a Query; rate-limit
+windows are items pk = RATE#<applicationId>, sk = <window start>, removed by the TTL.
+
 Every write that races another (receipts, timeouts, retried sends) is conditional, so each fact is recorded
 once and the workflow is resumed once.
 """
@@ -22,6 +25,7 @@ from botocore.exceptions import ClientError
 from failover.domain import FlowStatus, Verdict, flow_status_of
 
 FLOW_SK = "#FLOW"
+APPS_PK = "APP"
 
 
 def _pk(tracking_id: str) -> str:
@@ -300,3 +304,66 @@ def _flow(item: dict[str, Any]) -> dict[str, Any]:
     flow = _plain(item)
     flow["steps"] = json.loads(flow["steps"])
     return flow
+
+
+class ApplicationStore:
+    """Applications (tenants) and their per-minute request counters, in the same table."""
+
+    def __init__(self, table: Any):
+        self._table = table
+
+    def create(self, application: dict[str, Any]) -> bool:
+        try:
+            self._table.put_item(
+                Item=_dynamo({"pk": APPS_PK, "sk": application["applicationId"], **application}),
+                ConditionExpression=Attr("pk").not_exists(),
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def get(self, application_id: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"pk": APPS_PK, "sk": application_id}).get("Item")
+        return _plain(item) if item else None
+
+    def list(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(APPS_PK)}
+        while True:
+            page = self._table.query(**kwargs)
+            items.extend(_plain(i) for i in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def set_status(self, application_id: str, status: str) -> bool:
+        try:
+            self._table.update_item(
+                Key={"pk": APPS_PK, "sk": application_id},
+                UpdateExpression="SET #status = :status",
+                ConditionExpression=Attr("pk").exists(),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":status": status},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def count_request(self, application_id: str, window_start: int, limit: int, expires_at: int) -> bool:
+        """Count one request in the window; False when the window already holds `limit` requests."""
+        try:
+            self._table.update_item(
+                Key={"pk": f"RATE#{application_id}", "sk": str(window_start)},
+                UpdateExpression="ADD hits :one SET expiresAt = :expires",
+                ConditionExpression="attribute_not_exists(hits) OR hits < :limit",
+                ExpressionAttributeValues={":one": 1, ":limit": limit, ":expires": expires_at},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True

@@ -5,10 +5,12 @@ from __future__ import annotations
 import boto3
 from aws_lambda_powertools.utilities import parameters
 
+from failover.access import AccessService
+from failover.auth import TokenIssuer
 from failover.service import FailoverService
 from failover.settings import Settings
 from failover.signing import CallbackSigner
-from failover.store import FlowStore
+from failover.store import ApplicationStore, FlowStore
 from failover.workflow import StepFunctionsWorkflow
 
 
@@ -22,4 +24,17 @@ def build_service(settings: Settings | None = None) -> FailoverService:
         public_api_url=settings.public_api_url,
         provider_name=settings.provider,
         time_scale=settings.time_scale,
+    )
+
+
+def build_access(settings: Settings | None = None) -> AccessService:
+    settings = settings or Settings.from_env()
+    table = boto3.resource("dynamodb").Table(settings.table_name)
+    return AccessService(
+        applications=ApplicationStore(table),
+        issuer=TokenIssuer(
+            key=lambda: parameters.get_secret(settings.token_signing_secret_id, max_age=300),
+            lifetime=settings.token_lifetime,
+        ),
+        rate_limit_per_minute=settings.rate_limit_per_minute,
     )

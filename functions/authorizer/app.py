@@ -1,0 +1,32 @@
+"""API Gateway TOKEN authorizer: a valid bearer token of an active application, or 401."""
+
+from aws_lambda_powertools.utilities.data_classes import event_source
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerResponse,
+    APIGatewayAuthorizerTokenEvent,
+)
+
+from failover.observability import logger, tracer
+from failover.wiring import build_access
+
+access = build_access()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@event_source(data_class=APIGatewayAuthorizerTokenEvent)
+def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context) -> dict:
+    application_id = access.authorize(event.authorization_token)
+    if application_id is None:
+        raise Exception("Unauthorized")  # API Gateway's only way to answer 401 from an authorizer
+    arn = event.parsed_arn
+    policy = APIGatewayAuthorizerResponse(
+        principal_id=application_id,
+        region=arn.region,
+        aws_account_id=arn.aws_account_id,
+        api_id=arn.api_id,
+        stage=arn.stage,
+        context={"applicationId": application_id},
+    )
+    policy.allow_all_routes()  # the answer is cached per token, for every route of the API
+    return policy.asdict()

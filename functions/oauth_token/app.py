@@ -1,0 +1,37 @@
+"""POST /oauth/token: Routee's OAuth client credentials (Basic applicationId:secret, grant_type=client_credentials)."""
+
+import json
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+
+from failover.access import InvalidClient, InvalidRequest
+from failover.http import spring_unauthorized
+from failover.observability import logger, tracer
+from failover.wiring import build_access
+
+app = APIGatewayRestResolver()
+access = build_access()
+
+
+@app.post("/oauth/token")
+@tracer.capture_method
+def issue_token() -> dict:
+    event = app.current_event
+    return access.token(event.headers.get("authorization"), event.headers.get("content-type"), event.decoded_body)
+
+
+@app.exception_handler(InvalidClient)
+def bad_credentials(error: InvalidClient):
+    return spring_unauthorized("/oauth/token", "Bad credentials")
+
+
+@app.exception_handler(InvalidRequest)
+def bad_request(error: InvalidRequest):
+    body = {"error": error.error, "error_description": error.description}
+    return Response(status_code=400, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event, context):
+    return app.resolve(event, context)
