@@ -27,6 +27,9 @@ def main() -> int:
         else:
             print(f"Routee endpoint   {routee.api_url} (from ROUTEE_API_URL)")
         print(f"time scale        {stack.time_scale}   (FAILOVER_TIME_SCALE)")
+        assert stack.aws is not None
+        for application_id, secret in stack.aws.applications.items():
+            print(f"application       {application_id} / {secret}   (FAILOVER_LOCAL_APPS)")
         print("Ctrl-C stops everything. Status changes follow:", flush=True)
         stop.wait()
     finally:

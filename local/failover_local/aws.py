@@ -31,6 +31,7 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.dynamodb.models import DynamoDBBackend
 
+from failover import providers
 from failover_local.apigateway import (
     Authorizer,
     Route,
@@ -51,6 +52,13 @@ _DYNAMODB_CALLS = ("put_item", "update_item", "delete_item", "transact_write_ite
 _ITEM_WRITES = ("put_item", "update_item")
 
 ItemObserver = Callable[[dict[str, Any]], None]
+
+# API Gateway's own bodies when an authorizer says no, or fails.
+_AUTHORIZER_ANSWERS = {
+    401: b'{"message":"Unauthorized"}',
+    403: b'{"message":"User is not authorized to access this resource"}',
+    500: b'{"message":null}',
+}
 
 
 @dataclass
@@ -106,6 +114,12 @@ class LocalAws:
         self._dynamodb_lock = threading.RLock()
         self._on_item_written = on_item_written
         self.applications = applications if applications is not None else local_applications()
+        # Powertools' Event Handler keeps the current event in class attributes shared by every resolver in a
+        # process. A Lambda sandbox runs one invocation at a time; here every function shares one process, so
+        # invocations through the API's routes take turns.
+        self._routed_invocation = threading.Lock()
+        self._task_tokens: set[str] = set()  # every task token handed to a function, to release them at stop
+        self._threads_at_start: set[threading.Thread] = set()
         self._authorizer_cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
         self._transaction = threading.local()  # items written inside a transaction, reported once it commits
         self.functions: dict[str, LocalFunction] = {}
@@ -118,6 +132,7 @@ class LocalAws:
     # --- lifecycle -----------------------------------------------------------------------------------------
 
     def start(self) -> LocalAws:
+        self._threads_at_start = set(threading.enumerate())
         self._saved_environ = dict(os.environ)
         os.environ.update(
             {
@@ -139,6 +154,7 @@ class LocalAws:
             self._patch(mock.patch.object(DynamoDBBackend, name, self._locked(name, getattr(DynamoDBBackend, name))))
         self._create_resources()
         os.environ.update(self.environment)
+        providers.forget_instances()  # a provider built for an earlier stack has that stack's URLs
         for function in self.functions.values():
             function.handler = self._load_handler(function)
         self._create_applications()
@@ -153,6 +169,7 @@ class LocalAws:
 
     def stop(self) -> None:
         self.stop_executions()
+        self._join_execution_threads(timeout=10.0)
         for patcher in reversed(self._patches):
             patcher.stop()
         self._patches.clear()
@@ -164,7 +181,7 @@ class LocalAws:
             os.environ.update(self._saved_environ)
 
     def stop_executions(self) -> None:
-        """Stop running executions so that their waiting threads end with the stack."""
+        """Stop running executions, and fail their waiting tasks so that their threads wake up and end."""
         if not self.state_machine_arn:
             return
         sfn = boto3.client("stepfunctions", region_name=REGION)
@@ -174,6 +191,17 @@ class LocalAws:
             for execution in page["executions"]:
                 with contextlib.suppress(Exception):  # it may have just finished
                     sfn.stop_execution(executionArn=execution["executionArn"])
+        for token in list(self._task_tokens):
+            with contextlib.suppress(Exception):  # most tasks are long done
+                sfn.send_task_failure(taskToken=token, error="LocalStackStopped", cause="the local stack stopped")
+        self._task_tokens.clear()
+
+    def _join_execution_threads(self, timeout: float) -> None:
+        """moto runs each execution in threads of its own; wait (bounded) for those this stack started."""
+        deadline = time.monotonic() + timeout
+        for thread in set(threading.enumerate()) - self._threads_at_start:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def _patch(self, patcher: Any) -> None:
         patcher.start()
@@ -392,6 +420,8 @@ class LocalAws:
 
         def dispatch(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any):
             event = json.loads(body or "{}")
+            if isinstance(event, dict) and "taskToken" in event:
+                local._task_tokens.add(event["taskToken"])
             try:
                 result = local.invoke(function_name, event)
             except Exception as error:  # noqa: BLE001 - Lambda reports any handler error as a function error
@@ -411,24 +441,31 @@ class LocalAws:
 
     def _authorize(
         self, authorizer: Authorizer, headers: dict[str, str], method: str, path: str, stage: str | None
-    ) -> dict[str, Any] | None:
-        """API Gateway's TOKEN authorizer: no header → 401 without a call; answers cached per token for a while."""
+    ) -> tuple[int, dict[str, Any] | None]:
+        """API Gateway's TOKEN authorizer → (status, context): 200 with the policy's context, else 401/403/500.
+
+        No header: 401 without a call. The error "Unauthorized": 401, not cached. Any other error: 500.
+        A policy (Allow or Deny) is cached per token for ReauthorizeEvery seconds.
+        """
         token = next((v for k, v in headers.items() if k.lower() == authorizer.header.lower()), "")
         if not token:
-            return None
+            return 401, None
         key, now = (authorizer.function, token), time.monotonic()
         cached = self._authorizer_cache.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
         try:
             policy = self.invoke(authorizer.function, token_event(authorizer, token, method, path, stage))
-        except Exception:  # noqa: BLE001 - "Unauthorized" (or any error) is a 401
-            context = None
-        else:
-            allowed = any(s["Effect"] == "Allow" for s in policy["policyDocument"]["Statement"])
-            context = {**(policy.get("context") or {}), "principalId": policy["principalId"]} if allowed else None
-        self._authorizer_cache[key] = (now + authorizer.ttl_seconds, context)
-        return context
+        except Exception as error:  # noqa: BLE001 - mapped as API Gateway maps authorizer errors
+            if str(error) == "Unauthorized":
+                return 401, None
+            traceback.print_exc()
+            return 500, None
+        allowed = any(s["Effect"] == "Allow" for s in policy["policyDocument"]["Statement"])
+        context = {**(policy.get("context") or {}), "principalId": policy["principalId"]}
+        answer = (200, context) if allowed else (403, None)
+        self._authorizer_cache[key] = (now + authorizer.ttl_seconds, answer)
+        return answer
 
     def handle_http(
         self, method: str, path: str, headers: dict[str, str], body: bytes | None, query: str = ""
@@ -442,12 +479,13 @@ class LocalAws:
         stage = self._parameters.get("StageName")
         context = None
         if route.authorizer is not None:
-            context = self._authorize(route.authorizer, headers, method, path, stage)
-            if context is None:
-                return 401, {"Content-Type": "application/json"}, b'{"message":"Unauthorized"}'
+            status, context = self._authorize(route.authorizer, headers, method, path, stage)
+            if status != 200:
+                return status, {"Content-Type": "application/json"}, _AUTHORIZER_ANSWERS[status]
         event = proxy_event(route, method, path, parameters, headers, body, query, stage, context)
         try:
-            result = self.invoke(route.function, event)
+            with self._routed_invocation:
+                result = self.invoke(route.function, event)
         except Exception:  # noqa: BLE001 - API Gateway answers 502 when the integration fails
             traceback.print_exc()
             return 502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}'

@@ -11,7 +11,8 @@ import time
 
 import requests
 
-from failover_local.stack import DEFAULT_PORT, LocalStack
+from failover_local.aws import local_applications
+from failover_local.stack import DEFAULT_PORT, LocalStack, bearer_session
 
 VOICE_SAY = {"type": "SAY", "message": {"language": "en-US", "gender": "female"}, "repeat": 1}
 
@@ -76,7 +77,8 @@ def timeline(snapshot: dict) -> str:
 
 
 def run(url: str, patience: float) -> int:
-    session = requests.Session()
+    application_id, secret = next(iter(local_applications().items()))
+    session = bearer_session(url, application_id, secret)
     flows = []
     for title, flow in USE_CASES:
         response = session.post(f"{url}/failover", json={"flow": flow}, timeout=10)

@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+import requests
+
 from failover_local.aws import LocalAws
 from failover_local.simulator import Simulator
 
@@ -210,3 +212,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._respond(status, response_headers, payload)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+
+def bearer_session(url: str, application_id: str, secret: str) -> requests.Session:
+    """A requests session that authenticates as a Routee client does: client credentials, then Bearer."""
+    session = requests.Session()
+    response = session.post(
+        f"{url}/oauth/token",
+        auth=(application_id, secret),
+        data={"grant_type": "client_credentials"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+    return session

@@ -10,16 +10,16 @@ import itertools
 import time
 
 import pytest
-import requests
 
 from failover_local.simulator import Delays
-from failover_local.stack import LocalStack
+from failover_local.stack import LocalStack, bearer_session
 from tests.harness import wait_for
 
 TIME_SCALE = 0.01
 VIBER_TTL = SMS_TTL = VOICE_TTL = 5  # minutes: 3 s each at this scale
-# Receipts come 0.1 s after a send (or after the ttl, for digit 7): late enough to lose any race with a timeout.
-SIMULATOR = {"delays": Delays(first=10.0, between=5.0)}
+# Receipts come 0.4 s after a send (or after the ttl, for digit 7): late enough to lose the race with a timeout
+# even on a busy 2-core machine. (A final receipt recorded before the expiry is, wins; see the README.)
+SIMULATOR = {"delays": Delays(first=40.0, between=10.0)}
 
 _serial = itertools.count(1)
 
@@ -63,7 +63,7 @@ def step(channel: str, to: str, order: int) -> dict:
 @pytest.fixture(scope="module")
 def api():
     stack = LocalStack(port=0, simulator_port=0, time_scale=TIME_SCALE, simulator_options=SIMULATOR).start()
-    session = requests.Session()
+    session = bearer_session(stack.url, "local-app", "local-secret")
     try:
         assert session.get(f"{stack.url}/health", timeout=5).status_code == 200
         yield stack.url, session

@@ -113,3 +113,9 @@ def get(name: str) -> ChannelProvider:
 
 def known(name: str) -> bool:
     return name in _registered or name in BUILTIN
+
+
+def forget_instances() -> None:
+    """Drop built providers, so the next get() builds them again from the current environment."""
+    with _lock:
+        _instances.clear()

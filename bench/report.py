@@ -1,0 +1,403 @@
+"""bench/results.md from the results dictionary (the same data as bench/results.json)."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from bench.meter import TOKEN_LENGTH
+
+
+def _usd(value: float) -> str:
+    return f"${value:.4f}"
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f} ms"
+
+
+def _mb(size: int | None) -> str:
+    return "–" if size is None else f"{size / 2**20:.1f} MB"
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for path in (results.get("cost") or {}).get("paths", []):
+        if path["path"] not in results["cost"]["target_paths"]:
+            continue
+        rows.append(
+            {
+                "target": f"{path['title']}: ≤ {path['targets']['transitions']} state transitions",
+                "measured": str(path["transitions"]),
+                "met": path["targets_met"]["transitions"],
+            }
+        )
+        rows.append(
+            {
+                "target": f"{path['title']}: ≤ {path['targets']['flow_invocations']} Lambda invocations (no receipts)",
+                "measured": str(path["flow_invocations"]),
+                "met": path["targets_met"]["flow_invocations"],
+            }
+        )
+        if "usd_per_1000_flows" in path["targets"]:
+            measured = path["usd_per_1000_flows"]["total"]
+            worst = max(measured, path["usd_per_1000_flows_aws_tokens"]["total"])
+            worst = max(worst, path["usd_per_1000_flows_aws_tokens_200ms"]["total"])
+            rows.append(
+                {
+                    "target": f"{path['title']}: ≤ ${path['targets']['usd_per_1000_flows']:.2f} per 1,000 flows",
+                    "measured": f"{_usd(measured)} as measured; {_usd(worst)} at worst (AWS-sized tokens, 200 ms)",
+                    "met": path["targets_met"]["usd_per_1000_flows"],
+                }
+            )
+    imports = (results.get("coldstart") or {}).get("imports")
+    if imports:
+        baseline_ms = imports["baseline"]["median_ms"]
+        for name, row in imports["functions"].items():
+            rows.append(
+                {
+                    "target": f"{name}: cold import ≤ {imports['target_ratio']}× baseline",
+                    "measured": f"{row['ratio']:.2f}× ({row['median_ms']:.0f} ms vs {baseline_ms:.0f} ms)",
+                    "met": row["target_met"],
+                }
+            )
+    return rows
+
+
+def _summary(results: dict[str, Any]) -> list[str]:
+    lines = ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    for row in results["targets"]:
+        lines.append(f"| {row['target']} | {row['measured']} | {'yes' if row['met'] else '**no**'} |")
+    return [*lines, ""]
+
+
+def _cost(cost: dict[str, Any]) -> list[str]:
+    prices = cost["prices"]
+    paths = cost["paths"]
+    lines = [
+        "## 1. Cost per flow",
+        "",
+        "Real executions in the local stack, one flow at a time: each path once to warm up (OAuth token, secrets,"
+        f" authorizer cache), then {paths[0]['runs']} measured flows, averaged. Prices: `bench/prices.json`"
+        f" ({prices['region']}, on-demand, as of {prices['prices_as_of']}; {prices['note']})",
+        "",
+        "| | " + " | ".join(p["title"] for p in paths) + " |",
+        "|---|" + "---|" * len(paths),
+    ]
+
+    def row(label: str, values: list[str]) -> None:
+        lines.append(f"| {label} | " + " | ".join(values) + " |")
+
+    row("outcome", [f"{p['outcome'][0]}" + (f" ({p['outcome'][1]})" if p["outcome"][1] else "") for p in paths])
+    row("states entered", [" → ".join(p["states"]) for p in paths])
+    row(
+        "state transitions (target)",
+        [
+            f"{p['transitions']} (≤ {p['targets']['transitions']})"
+            if p["path"] in cost["target_paths"]
+            else str(p["transitions"])
+            for p in paths
+        ],
+    )
+    row(
+        "Lambda invocations, no receipts (target)",
+        [
+            f"{p['flow_invocations']} (≤ {p['targets']['flow_invocations']})"
+            if p["path"] in cost["target_paths"]
+            else str(p["flow_invocations"])
+            for p in paths
+        ],
+    )
+    row("Lambda invocations by receipts", [f"{p['receipt_invocations']:g}" for p in paths])
+    row(
+        "invocations by function",
+        [
+            ", ".join(f"{k.removesuffix('Function')} {v:g}" for k, v in p["invocations_by_function"].items())
+            for p in paths
+        ],
+    )
+    row("Lambda GB-seconds (256 MB, billed ms)", [f"{p['gb_seconds']:.4f}" for p in paths])
+    row("API Gateway requests: client / receipts", [f"{p['api_requests']:g} / {p['receipts']:g}" for p in paths])
+    row("DynamoDB RRU / WRU", [f"{p['dynamodb']['rru']:g} / {p['dynamodb']['wru']:g}" for p in paths])
+    row(
+        f"DynamoDB RRU / WRU, {TOKEN_LENGTH}-byte task tokens",
+        [f"{p['dynamodb']['rru_aws_tokens']:g} / {p['dynamodb']['wru_aws_tokens']:g}" for p in paths],
+    )
+    row(
+        "DynamoDB calls",
+        [
+            ", ".join(f"{k.split(':')[1]} {v:g}" for k, v in p["aws_calls"].items() if k.startswith("dynamodb:"))
+            for p in paths
+        ],
+    )
+    row("Secrets Manager calls", [f"{p['aws_calls'].get('secretsmanager:GetSecretValue', 0):g}" for p in paths])
+    row("**US$ per 1,000 flows, as measured**", [f"**{_usd(p['usd_per_1000_flows']['total'])}**" for p in paths])
+    row(
+        "US$ per 1,000 flows, AWS-sized task tokens", [_usd(p["usd_per_1000_flows_aws_tokens"]["total"]) for p in paths]
+    )
+    row(
+        "US$ per 1,000 flows, AWS tokens and 200 ms per invocation",
+        [_usd(p["usd_per_1000_flows_aws_tokens_200ms"]["total"]) for p in paths],
+    )
+    row(
+        "of which receipts (API Gateway + Lambda requests)",
+        [_usd(p["usd_per_1000_flows_receipts_share"]) for p in paths],
+    )
+    lines.append("")
+    lines.append("US$ per 1,000 flows by service (as measured):")
+    lines.append("")
+    services = list(paths[0]["usd_per_1000_flows"])
+    lines.append("| service | " + " | ".join(p["title"] for p in paths) + " |")
+    lines.append("|---|" + "---|" * len(paths))
+    for service in services:
+        values = [p["usd_per_1000_flows"][service] for p in paths]
+        shares = [v / p["usd_per_1000_flows"]["total"] * 100 for v, p in zip(values, paths, strict=True)]
+        label = f"**{service}**" if service == "total" else service
+        lines.append(
+            f"| {label} | "
+            + " | ".join(
+                f"{_usd(v)} ({s:.0f} %)" if service != "total" else f"**{_usd(v)}**"
+                for v, s in zip(values, shares, strict=True)
+            )
+            + " |"
+        )
+    viber_sms = next((p for p in paths if p["path"] == "viber_sms"), None)
+    lines += ["", "How it is counted:", ""]
+    lines += [
+        "- **State transitions**: the `*StateEntered` events of the execution's history (Step Functions Standard"
+        " bills one transition per state entered, retries included).",
+        "- **Lambda**: invocations per function as the local runtime dispatches them; GB-seconds = billed duration"
+        " (each invocation rounded up to 1 ms) × the template's MemorySize. Durations are in-process (moto, loopback),"
+        ' so shorter than in AWS; the "200 ms per invocation" line shows the cost if every invocation took 200 ms.',
+        "- **API Gateway**: requests per route as the local API Gateway serves them; provider receipts (POST"
+        " /webhooks/…) are shown apart but are part of every total. The benchmark's own GETs are not counted.",
+        "- **DynamoDB**: request units computed at the boto3 level from item sizes (bench/meter.py): writes 1 WRU per"
+        " started KB of the larger of the item before and after, transactions 2×, strongly consistent reads 1 RRU"
+        " per started 4 KB (eventually consistent: half), Query per started 4 KB of all returned items; conditional"
+        " writes that fail are charged as if applied. Moto's task tokens are 36 characters; AWS's are opaque strings"
+        f' of about 1 KB (up to 2,048): the "{TOKEN_LENGTH}-byte task tokens" rows recount the same operations with'
+        " `taskToken` and `resumedToken` at that size.",
+        "- **Amortized, not per flow**: the Lambda authorizer (API Gateway caches each token's answer for"
+        " `ReauthorizeEvery`, 300 s), the OAuth token endpoint (a client keeps its token for its lifetime), and"
+        " Secrets Manager (Powertools caches each secret 5 minutes per warm Lambda container; $0.05 per 10,000"
+        " calls is about $0.0001 per container-hour per secret). The warm-up flow absorbs them.",
+        "- **Not included**: X-Ray traces (Tracing: Active; $5 per million traces recorded, sampled at 1 request a"
+        " second plus 5 %), CloudWatch Logs ingestion ($0.57 per GB; INFO logs are on in the template), CloudWatch"
+        " metrics, DynamoDB storage and point-in-time recovery, the secrets' $0.40 a month each, data transfer,"
+        " and the Routee messages themselves.",
+    ]
+    if viber_sms:
+        share = viber_sms["usd_per_1000_flows"]["step_functions"] / viber_sms["usd_per_1000_flows"]["total"] * 100
+        lines += [
+            "",
+            f"Step Functions transitions are {share:.0f} % of a Viber → SMS flow's cost. The machine already has no"
+            " Pass states and routes with one Choice per step; the only lower-cost shape would be Express workflows,"
+            " which cannot wait for a callback (`.waitForTaskToken`) and last at most 5 minutes, so they cannot hold"
+            " a ttl of up to 1,440 minutes.",
+        ]
+    failed = [p for p in paths if p["path"] in cost["target_paths"] and not all(p["targets_met"].values())]
+    for p in failed:
+        lines += ["", f"**Target not met for {p['title']}**: {p['targets_met']}."]
+    errors = sorted({e for p in paths for e in p["meter_errors"]})
+    if errors:
+        lines += ["", "Meter errors: " + "; ".join(errors)]
+    return [*lines, ""]
+
+
+def _distribution_row(label: str, d: dict[str, Any] | None) -> str:
+    if not d:
+        return f"| {label} | – | – | – | – | – | – |"
+    return (
+        f"| {label} | {d['n']} | {d['p50']:.0f} ms | {d['p95']:.0f} ms | {d['p99']:.0f} ms | {d['mean']:.0f} ms |"
+        f" {d['max']:.0f} ms |"
+    )
+
+
+def _reaction(reaction: dict[str, Any]) -> list[str]:
+    receipt, expiry = reaction.get("receipt"), reaction.get("expiry")
+    any_run = receipt or expiry
+    lines = [
+        "## 2. Failover reaction time",
+        "",
+        f"Local stack, time scale {any_run['time_scale']}, closed loop at a fixed concurrency of"
+        f" {any_run['concurrency']} flows in flight (each client starts its next flow when its flow has ended).",
+        "",
+        "| from → to | flows | p50 | p95 | p99 | mean | max |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    if receipt:
+        lines.append(
+            _distribution_row(
+                "Viber UNDELIVERED receipt enters status_ingest → SMS send reaches the simulator",
+                receipt["reaction_ms"],
+            )
+        )
+    if expiry:
+        lines.append(
+            _distribution_row("Viber ttl: TaskTimedOut event → SMS send reaches the simulator", expiry["reaction_ms"])
+        )
+        lines.append(
+            _distribution_row(
+                "Viber ttl: deadline (TaskScheduled + timeout) → SMS send reaches the simulator",
+                expiry.get("from_deadline_ms"),
+            )
+        )
+    lines.append("")
+    for run in (receipt, expiry):
+        if run:
+            extra = f"; {run['error_count']} refused POSTs retried: {run['errors'][0]}" if run["error_count"] else ""
+            done = f"{run['flows']} flows in {run['seconds']:.0f} s, {run['missing']} without a sample"
+            lines.append(f"- {run['title']}: {done}{extra}.")
+    lines += [
+        "",
+        "The receipt's time is taken when status_ingest's handler is entered, the send's when the simulator's send"
+        " handler is entered (wrappers the benchmark puts on the running stack's objects; no product code changes)."
+        " The ttl's time is the history's `TaskTimedOut` event; the deadline row adds the interpreter's timer slack."
+        " Between them: SendTaskSuccess (or the timeout), Route, SendStep, the send_step invocation (its DynamoDB"
+        " calls and the OAuth-authenticated POST to the provider); for a timeout also ExpireStep.",
+        "",
+        "In the local stack every function shares one Python process and its GIL with moto, the simulator and the"
+        " clients, so these figures grow with concurrency (in AWS each invocation has its own sandbox) and are"
+        " upper bounds for the product's own work. Step Functions in AWS adds its own state-transition latency"
+        " (tens of milliseconds per transition).",
+        "",
+    ]
+    return lines
+
+
+def _coldstart(cold: dict[str, Any]) -> list[str]:
+    imports, sizes = cold["imports"], cold["sizes"]
+    baseline = imports["baseline"]
+    layer = sizes["layer"]
+    lines = [
+        "## 3. Cold start",
+        "",
+        f"Import of each handler module in a fresh interpreter (Python {imports['python']}), median of"
+        f" {imports['repeats']}, interleaved with the baseline `{baseline['what']}` measured in the same run"
+        f" (median {baseline['median_ms']:.0f} ms). Target: ≤ {imports['target_ratio']}× the baseline.",
+        "",
+        "| function | import (median) | × baseline | met | package | package + layer (unzipped / zipped) |"
+        " where the time goes (one `-X importtime` run) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, row in imports["functions"].items():
+        size = sizes["functions"].get(name, {})
+        where = ", ".join(f"{k} {v:.0f}" for k, v in row["breakdown_ms"] if v >= 1)
+        lines.append(
+            f"| {name} | {row['median_ms']:.0f} ms | {row['ratio']:.2f}× | {'yes' if row['target_met'] else '**no**'} |"
+            f" {size.get('package_unzipped', 0) / 1024:.1f} KB |"
+            f" {_mb(size.get('with_layer_unzipped'))} / {_mb(size.get('with_layer_zipped'))} | {where} |"
+        )
+    base_where = ", ".join(f"{k} {v:.0f}" for k, v in baseline["breakdown_ms"] if v >= 1)
+    lines.append(
+        f"| *baseline* | {baseline['median_ms']:.0f} ms | 1.00× | | |"
+        f" {_mb(sizes['baseline']['unzipped'])} / {_mb(sizes['baseline']['zipped'])} | {base_where} |"
+    )
+    deps = layer["dependencies"]
+    lines += [
+        "",
+        f"The layer: {_mb(layer['unzipped'])} unzipped, {_mb(layer['zipped'])} zipped (Lambda allows"
+        f" {sizes['lambda_unzipped_limit_mb']} MB unzipped for a function and its layers); measured by"
+        f" {deps['method']}, without `__pycache__`. Largest: "
+        + ", ".join(f"{name} {_mb(size)}" for name, size in deps["largest"])
+        + f"; the failover package itself {layer['failover_package']['unzipped'] / 1024:.0f} KB. The baseline's"
+        f" size is {sizes['baseline']['what']}.",
+        "",
+    ]
+    missed = [name for name, row in imports["functions"].items() if not row["target_met"]]
+    if missed:
+        per_package: dict[str, list[float]] = {}
+        for row in imports["functions"].values():
+            for key, value in row["breakdown_ms"]:
+                per_package.setdefault(key, []).append(value)
+        mean = {k: statistics.fmean(v) for k, v in per_package.items()}
+        budget = baseline["median_ms"] * imports["target_ratio"]
+        xray = mean.get("aws_xray_sdk", 0.0)
+        body = mean.get("(handler module body: build_service, clients)", 0.0)
+        medians = [r["median_ms"] for r in imports["functions"].values()]
+        gap = statistics.fmean(medians) - budget
+        lines += [
+            f"**The cold-start target is not met** ({len(missed)} of {len(imports['functions'])} functions): the"
+            f" budget is {budget:.0f} ms, the handlers take {min(medians):.0f}–{max(medians):.0f} ms."
+            " Where it goes, on average over"
+            " the functions (the `-X importtime` run inflates each figure a little):",
+            "",
+            f"- `aws_xray_sdk`, about {xray:.0f} ms: Powertools' Tracer is active in Lambda (Tracing: Active) and"
+            " imports and patches the X-Ray SDK at import. The `[tracer]` extra also puts a second botocore"
+            " into the layer (aws-xray-sdk depends on botocore), which shadows the runtime's.",
+            f"- the handlers' module bodies, about {body:.0f} ms: `build_service()` creates a DynamoDB *resource* and"
+            " a Step Functions client (boto3 loads and parses each service model), and every function builds the"
+            " whole service, the parts it never uses included.",
+            "- `pydantic` and Powertools' parser in the task functions (send_step, expire_step, fail_flow) for a"
+            " three-field event; `jwt` (and `cryptography`, when installed) in every function because"
+            " `failover.wiring` imports the access module; `phonenumbers` wherever `failover.domain` is imported.",
+            "",
+            "Design changes that would meet it, in order of effect: drop the X-Ray SDK from the handlers (keep"
+            " `Tracing: Active`, which traces Lambda, API Gateway and Step Functions without it) and the `[tracer]`"
+            " extra from the layer; build per function only the clients it needs, with low-level `boto3.client`"
+            " instead of `boto3.resource`, lazily or at first use; read the task events as plain dicts; import the"
+            " auth and validation modules (jwt, phonenumbers, the pydantic request models) only in the functions"
+            f" that use them. By the importtime runs the first two account for about {xray + body:.0f} ms of the"
+            f" {gap:.0f} ms gap between the handlers (mean) and the budget; the rest is spread over pydantic,"
+            " Powertools' modules, jwt and the standard library. Whether the changes reach"
+            f" {imports['target_ratio']}× must be measured again with this benchmark.",
+            "",
+        ]
+    return lines
+
+
+def _throughput(tp: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 4. Throughput of the local stack",
+        "",
+        f"Flow: {tp['flow']}, time scale {tp['time_scale']}. Clients in a separate process POST back to back, each"
+        " with its own Bearer token; completion is the flow item reaching a final status.",
+        "",
+        "| clients | flows | accepted per second | POST p50 / p95 / p99 | completed per second | errors |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in tp["runs"]:
+        latency = run["post_latency_ms"] or {}
+        lines.append(
+            f"| {run['clients']} | {run['accepted']} of {run['flows']} | {run['accepted_per_second']:.1f} |"
+            f" {_ms(latency.get('p50'))} / {_ms(latency.get('p95'))} / {_ms(latency.get('p99'))} |"
+            f" {run['completed_per_second']:.1f} | {run['error_count']}"
+            + (f" ({run['errors'][0]})" if run["errors"] else "")
+            + " |"
+        )
+    lines += [
+        "",
+        f"Memory of the stack's process: {tp['rss_after_start_mb']:.0f} MB after start, {tp['rss_at_end_mb']:.0f} MB"
+        f" at the end, peak {tp['peak_rss_mb']:.0f} MB.",
+        "",
+        "The local stack runs every function, moto and the simulator in one Python process, so it is bound by one"
+        " core: accepting a flow competes with running the flows already accepted. This measures the development"
+        " stack (how many flows a test or a demo can push through it), not AWS, where each part scales on its own.",
+        "",
+    ]
+    return lines
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Generated by `make bench` on {results['generated']}, in {results['total_seconds']:.0f} s, on {m['cpu']},"
+        f" {m['cores']} cores, {m['memory_gb']} GB, {m['os']}, Python {m['python']}. Data: `results.json`.",
+        "",
+    ]
+    if results["settings"]["reaction_flows"] < 500 and "reaction" in results:
+        lines += ["**A quick run: fewer than 500 flows per reaction-time run.**", ""]
+    lines += _summary(results)
+    if "cost" in results:
+        lines += _cost(results["cost"])
+    if "reaction" in results:
+        lines += _reaction(results["reaction"])
+    if "coldstart" in results:
+        lines += _coldstart(results["coldstart"])
+    if "throughput" in results:
+        lines += _throughput(results["throughput"])
+    seconds = results.get("seconds", {})
+    lines += ["Time per part: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()) + ".", ""]
+    return "\n".join(lines)
