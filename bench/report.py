@@ -220,7 +220,9 @@ def _reaction(reaction: dict[str, Any]) -> list[str]:
         "## 2. Failover reaction time",
         "",
         f"Local stack, time scale {any_run['time_scale']}, closed loop at a fixed concurrency of"
-        f" {any_run['concurrency']} flows in flight (each client starts its next flow when its flow has ended).",
+        f" {any_run['concurrency']} flows in flight (each client starts its next flow when its flow has ended),"
+        f" in batches of {any_run['batch_size']} flows, each on a fresh stack: moto's Step Functions scans every"
+        " execution it has run on each SendTaskSuccess, so a long-lived local stack slows down as flows pile up.",
         "",
         "| from → to | flows | p50 | p95 | p99 | mean | max |",
         "|---|---|---|---|---|---|---|",

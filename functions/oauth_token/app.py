@@ -5,7 +5,7 @@ import json
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
 from failover.access import InvalidClient, InvalidRequest
-from failover.http import spring_unauthorized
+from failover.http import body_too_large, spring_unauthorized
 from failover.observability import logger, tracer
 from failover.wiring import build_access
 
@@ -34,4 +34,4 @@ def bad_request(error: InvalidRequest):
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event, context):
-    return app.resolve(event, context)
+    return body_too_large(event) or app.resolve(event, context)

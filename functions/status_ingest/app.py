@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from failover.http import routee_error
+from failover.http import body_too_large, routee_error
 from failover.observability import logger, tracer
 from failover.providers import InvalidReceipt
 from failover.service import Conflict, NotFound, Unauthorized
@@ -43,4 +43,4 @@ def conflict(error: Conflict):
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event, context):
-    return app.resolve(event, context)
+    return body_too_large(event) or app.resolve(event, context)

@@ -7,9 +7,11 @@ the Viber, SMS and Voice outcomes (docs/simulator.md).
 from __future__ import annotations
 
 import itertools
+import os
 import time
 
 import pytest
+import requests
 
 from failover_local.simulator import Delays
 from failover_local.stack import LocalStack, bearer_session
@@ -62,6 +64,9 @@ def step(channel: str, to: str, order: int) -> dict:
 
 @pytest.fixture(scope="module")
 def api():
+    # Two applications, as FAILOVER_LOCAL_APPS gives them to `make run`.
+    saved = os.environ.get("FAILOVER_LOCAL_APPS")
+    os.environ["FAILOVER_LOCAL_APPS"] = "local-app:local-secret,other-app:other-secret"
     stack = LocalStack(port=0, simulator_port=0, time_scale=TIME_SCALE, simulator_options=SIMULATOR).start()
     session = bearer_session(stack.url, "local-app", "local-secret")
     try:
@@ -70,6 +75,10 @@ def api():
     finally:
         session.close()
         stack.stop()
+        if saved is None:
+            os.environ.pop("FAILOVER_LOCAL_APPS", None)
+        else:
+            os.environ["FAILOVER_LOCAL_APPS"] = saved
 
 
 def create(api, request: dict) -> str:
@@ -219,3 +228,18 @@ def test_health_and_unknown_routes(api):
     started = time.monotonic()
     assert session.get(f"{url}/health").status_code == 200
     assert time.monotonic() - started < 5
+
+
+def test_two_applications_over_http_see_only_their_own_flows(api):
+    url, session = api
+    other = bearer_session(url, "other-app", "other-secret")
+    mine = create(api, {"flow": [step("Sms", recipient(0, 0, 0), 1)]})
+    theirs = other.post(f"{url}/failover", json={"flow": [step("Sms", recipient(0, 0, 0), 1)]}).json()["trackingId"]
+    assert session.get(f"{url}/failover/tracking/{mine}").json()["applicationId"] == "local-app"
+    assert other.get(f"{url}/failover/tracking/{theirs}").json()["applicationId"] == "other-app"
+    assert other.get(f"{url}/failover/tracking/{mine}").status_code == 404
+    assert session.get(f"{url}/failover/tracking/{theirs}").status_code == 404
+    anonymous = requests.get(f"{url}/failover/tracking/{mine}")
+    assert (anonymous.status_code, anonymous.json()) == (401, {"message": "Unauthorized"})
+    wrong = requests.post(f"{url}/oauth/token", auth=("other-app", "nope"), data={"grant_type": "client_credentials"})
+    assert wrong.status_code == 401 and wrong.json()["message"] == "Bad credentials"
