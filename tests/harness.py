@@ -133,6 +133,7 @@ def start_harness() -> Harness:
         environment={
             "FAILOVER_PROVIDER": "scripted",
             "PUBLIC_API_URL": PUBLIC_URL,
+            "CALLBACK_ALLOW_LOOPBACK": "true",
             "FAILOVER_TIME_SCALE": str(TIME_SCALE),
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_TRACE_DISABLED": "true",

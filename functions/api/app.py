@@ -14,12 +14,13 @@ from failover.access import RateLimited
 from failover.domain import FailoverRequest, error_properties
 from failover.http import body_too_large, routee_error
 from failover.observability import logger, tracer
-from failover.service import NotFound
-from failover.wiring import build_access, build_service
+from failover.service import InvalidRequest, NotFound
+from failover.wiring import build_access, build_callbacks, build_service
 
 app = APIGatewayRestResolver(enable_validation=True)
 service = build_service()
 access = build_access()
+callbacks = build_callbacks()
 
 
 class NoApplication(Exception):
@@ -44,6 +45,19 @@ def create_flow(request: FailoverRequest) -> dict:
 @tracer.capture_method
 def track_flow(tracking_id: str) -> dict:
     return service.snapshot(tracking_id, caller())
+
+
+@app.post("/callbacks/redeliver")
+@tracer.capture_method
+def redeliver_callbacks() -> dict:
+    """Dead-lettered callbacks of the caller's flows (or of one flow: ?trackingId=) go back to the queue."""
+    tracking_id = app.current_event.get_query_string_value("trackingId")
+    return {"redelivered": callbacks.redeliver(application_id=caller(), tracking_id=tracking_id)}
+
+
+@app.exception_handler(InvalidRequest)
+def invalid_request(error: InvalidRequest):
+    return routee_error(400, "Validation failed: " + ", ".join(error.properties), error.properties)
 
 
 @app.exception_handler([RequestValidationError, RequestUnsupportedContentType])

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import inspect
 import io
+import itertools
 import json
 import logging
 import os
+import queue
 import re
 import secrets
 import threading
@@ -119,6 +122,13 @@ class LocalAws:
         # invocations through the API's routes take turns.
         self._routed_invocation = threading.Lock()
         self._task_tokens: set[str] = set()  # every task token handed to a function, to release them at stop
+        self.queue_urls: dict[str, str] = {}  # queue ARN → URL
+        self._event_sources: list[tuple[str, str, dict[str, Any]]] = []  # (function, DynamoDB | SQS, properties)
+        self._stream: queue.Queue[tuple[dict[str, Any] | None, dict[str, Any]] | None] = queue.Queue()
+        self._mappings_stop = threading.Event()
+        self._mapping_threads: list[
+            threading.Thread
+        ] = []  # every task token handed to a function, to release them at stop
         self._threads_at_start: set[threading.Thread] = set()
         self._authorizer_cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
         self._transaction = threading.local()  # items written inside a transaction, reported once it commits
@@ -158,6 +168,7 @@ class LocalAws:
         for function in self.functions.values():
             function.handler = self._load_handler(function)
         self._create_applications()
+        self._start_event_source_mappings()
         return self
 
     def _create_applications(self) -> None:
@@ -168,6 +179,10 @@ class LocalAws:
             access.create_application(application_id, secret)
 
     def stop(self) -> None:
+        self._mappings_stop.set()
+        self._stream.put(None)
+        for thread in self._mapping_threads:
+            thread.join(timeout=10)
         self.stop_executions()
         self._join_execution_threads(timeout=10.0)
         for patcher in reversed(self._patches):
@@ -214,9 +229,11 @@ class LocalAws:
             with lock:
                 if name == "transact_write_items":
                     return local._transact(method, *args, **kwargs)
+                if name not in _ITEM_WRITES:
+                    return method(*args, **kwargs)
+                old = local._old_image(inspect.signature(method).bind(*args, **kwargs).arguments)
                 result = method(*args, **kwargs)
-                if name in _ITEM_WRITES and local._on_item_written is not None:
-                    local._written(result.to_regular_json())
+                local._written((old, result.to_json()["Attributes"], result.to_regular_json()))
                 return result
 
         return locked
@@ -232,12 +249,32 @@ class LocalAws:
             self._written(item)
         return result
 
-    def _written(self, item: dict[str, Any]) -> None:
+    @staticmethod
+    def _old_image(arguments: dict[str, Any]) -> dict[str, Any] | None:
+        """The item as it is before a put or an update (moto's own arguments), as a stream's OldImage."""
+        backend, table_name = arguments["self"], arguments["table_name"]
+        try:
+            key = arguments.get("key")
+            if key is None:
+                table = backend.get_table(table_name)
+                attributes = arguments["item_attrs"]
+                key = {k: attributes[k] for k in (table.hash_key_attr, table.range_key_attr) if k}
+            item = backend.get_item(table_name, key)
+        except Exception:  # noqa: BLE001 - no table yet, say: the write will report its own error
+            return None
+        return item.to_json()["Attributes"] if item else None
+
+    def _written(self, change: tuple[dict[str, Any] | None, dict[str, Any], dict[str, Any]]) -> None:
+        """(old image, new image, new item as plain JSON); a transaction's changes are reported once it commits."""
         pending = getattr(self._transaction, "items", None)
         if pending is not None:
-            pending.append(item)
-        elif self._on_item_written is not None:
-            self._on_item_written(item)
+            pending.append(change)
+            return
+        old, new, plain = change
+        if self._on_item_written is not None:
+            self._on_item_written(plain)
+        if any(kind == "DynamoDB" for _, kind, _ in self._event_sources):
+            self._stream.put((old, new))
 
     # --- resources from template.yaml ----------------------------------------------------------------------
 
@@ -260,6 +297,15 @@ class LocalAws:
             self.table_name = self._create_table(logical_id, resolver.resolve(resource["Properties"]))
             resolver.refs[logical_id] = self.table_name
             resolver.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{self.table_name}"
+            resolver.attributes[(logical_id, "StreamArn")] = f"{resolver.attributes[(logical_id, 'Arn')]}/stream/local"
+
+        queues = resources_of(template, "AWS::SQS::Queue")
+        # Dead-letter queues first: a redrive policy names its target's ARN.
+        for logical_id in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q].get("Properties", {})):
+            url, arn = self._create_queue(logical_id, resolver.resolve(queues[logical_id].get("Properties", {})))
+            resolver.refs[logical_id] = url
+            resolver.attributes[(logical_id, "Arn")] = arn
+            self.queue_urls[arn] = url
 
         for logical_id, resource in resources_of(template, "AWS::SecretsManager::Secret").items():
             resolver.refs[logical_id] = self._create_secret(logical_id, resolver.resolve(resource["Properties"]))
@@ -278,6 +324,11 @@ class LocalAws:
             resolver.refs[logical_id] = function.name
             resolver.attributes[(logical_id, "Arn")] = function.arn
             self.routes.extend(self.routes_of(logical_id, resource["Properties"], authorizers))
+            self._event_sources.extend(
+                (logical_id, event["Type"], resolver.resolve(event["Properties"]))
+                for event in (resource["Properties"].get("Events") or {}).values()
+                if event["Type"] in ("DynamoDB", "SQS")
+            )
 
         for logical_id, resource in resources_of(template, "AWS::Serverless::StateMachine").items():
             self.state_machine_arn = self._create_state_machine(resolver, resource["Properties"], role_arn)
@@ -293,10 +344,23 @@ class LocalAws:
             for k in ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
             if k in properties
         }
+        if "StreamSpecification" in properties:
+            arguments["StreamSpecification"] = {"StreamEnabled": True, **properties["StreamSpecification"]}
         dynamodb.create_table(TableName=name, **arguments)
         if "TimeToLiveSpecification" in properties:
             dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=properties["TimeToLiveSpecification"])
         return name
+
+    def _create_queue(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, str]:
+        attributes = {
+            key: json.dumps(value) if isinstance(value, dict) else str(value)
+            for key, value in properties.items()
+            if key in ("VisibilityTimeout", "MessageRetentionPeriod", "RedrivePolicy", "DelaySeconds")
+        }
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName=f"{STACK_NAME}-{logical_id}", Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, arn
 
     def _create_secret(self, logical_id: str, properties: dict[str, Any]) -> str:
         generated = "GenerateSecretString" in properties
@@ -436,6 +500,96 @@ class LocalAws:
             return json.dumps(result).encode()
 
         return dispatch
+
+    # --- event source mappings, in-process ----------------------------------------------------------------
+
+    def _start_event_source_mappings(self) -> None:
+        for function, kind, properties in self._event_sources:
+            if kind == "DynamoDB":
+                target, name = self._stream_mapping, f"stream-{function}"
+                args: tuple[Any, ...] = (function, properties)
+            else:
+                target, name = self._queue_mapping, f"sqs-{function}"
+                args = (function, properties)
+            # Several pollers per queue, as Lambda scales an SQS mapping; one reader per stream keeps order.
+            for n in range(1 if kind == "DynamoDB" else 4):
+                thread = threading.Thread(target=target, args=args, name=f"{name}-{n}", daemon=True)
+                thread.start()
+                self._mapping_threads.append(thread)
+
+    def _stream_mapping(self, function: str, properties: dict[str, Any]) -> None:
+        """DynamoDB Streams → function: each change in write order; a failed record is retried (bounded here)."""
+        sequence = itertools.count(1)
+        while True:
+            change = self._stream.get()
+            if change is None or self._mappings_stop.is_set():
+                return
+            old, new = change
+            record = {
+                "eventID": str(uuid.uuid4()),
+                "eventName": "INSERT" if old is None else "MODIFY",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": REGION,
+                "eventSourceARN": properties["Stream"],
+                "dynamodb": {
+                    "ApproximateCreationDateTime": int(time.time()),
+                    "Keys": {k: new[k] for k in ("pk", "sk") if k in new},
+                    "NewImage": new,
+                    **({"OldImage": old} if old is not None else {}),
+                    "SequenceNumber": str(next(sequence)),
+                    "SizeBytes": len(json.dumps(new)),
+                    "StreamViewType": "NEW_AND_OLD_IMAGES",
+                },
+            }
+            for _attempt in range(5):
+                try:
+                    result = self.invoke(function, {"Records": [record]})
+                except Exception:  # noqa: BLE001 - the mapping retries a failed batch
+                    traceback.print_exc()
+                    continue
+                if not (result or {}).get("batchItemFailures"):
+                    break
+                self._mappings_stop.wait(0.2)
+
+    def _queue_mapping(self, function: str, properties: dict[str, Any]) -> None:
+        """SQS → function: receive, invoke, delete what the function did not report as failed."""
+        url = self.queue_urls[properties["Queue"]]
+        sqs = boto3.client("sqs", region_name=REGION)
+        while not self._mappings_stop.is_set():
+            try:
+                messages = sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=int(properties.get("BatchSize", 10)), AttributeNames=["All"]
+                ).get("Messages", [])
+            except Exception:  # noqa: BLE001 - the mock is stopping
+                return
+            if not messages:
+                self._mappings_stop.wait(0.05)
+                continue
+            records = [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": m.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": properties["Queue"],
+                    "awsRegion": REGION,
+                }
+                for m in messages
+            ]
+            try:
+                result = self.invoke(function, {"Records": records})
+                failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+            except Exception:  # noqa: BLE001 - the whole batch comes back after its visibility timeout
+                traceback.print_exc()
+                failed = {m["MessageId"] for m in messages}
+            for message in messages:
+                if message["MessageId"] not in failed:
+                    with contextlib.suppress(Exception):
+                        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     # --- API Gateway, in-process ---------------------------------------------------------------------------
 

@@ -142,6 +142,7 @@ class LocalStack:
             },
             environment={
                 "PUBLIC_API_URL": self.url,  # API Gateway's URL in the cloud; this server's here
+                "CALLBACK_ALLOW_LOOPBACK": "true",  # customers' receivers on 127.0.0.1 over http
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),

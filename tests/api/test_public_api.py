@@ -128,7 +128,7 @@ def test_tracking_an_unknown_flow_is_a_404(stack):
 
 
 def test_tracking_returns_the_routee_snapshot(stack):
-    created = stack.create({"flow": [VALID_SMS], "callback": {"url": "https://example.com/cb"}})
+    created = stack.create({"flow": [VALID_SMS], "callback": {"url": "https://93.184.215.14/cb"}})
     snapshot = stack.track(created["trackingId"])
     assert {"trackingId", "status", "terminationChannel", "totalPrice", "createdAt", "updatedAt", "messages"} <= set(
         snapshot

@@ -54,6 +54,7 @@ def test_every_function_has_a_sample_event():
     prefixes = {"ApiFunction": "api_", "SendStepFunction": "send_step", "StatusIngestFunction": "status_ingest"}
     prefixes |= {"ExpireStepFunction": "expire_step", "FailFlowFunction": "fail_flow"}
     prefixes |= {"OAuthTokenFunction": "oauth_token", "AuthorizerFunction": "authorizer"}
+    prefixes |= {"CallbackCaptureFunction": "callback_capture", "CallbackDeliverFunction": "callback_deliver"}
     assert set(prefixes) == set(functions)
     for prefix in prefixes.values():
         assert list(EVENTS.glob(f"{prefix}*.json")), prefix
@@ -67,3 +68,21 @@ def test_the_authorizer_event_is_a_token_event():
     event = APIGatewayAuthorizerTokenEvent(load("authorizer.json"))
     assert event.authorization_token.startswith("Bearer ")
     assert event.parsed_arn.api_id and event.parsed_arn.stage
+
+
+def test_the_stream_event_shows_a_message_status_change():
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBStreamEvent
+
+    from failover.callbacks import status_changes
+
+    record = next(DynamoDBStreamEvent(load("callback_capture.json")).records)
+    assert status_changes(record.dynamodb.old_image, record.dynamodb.new_image) == (False, True)
+
+
+def test_the_queue_event_carries_a_delivery():
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSEvent
+
+    from failover.callbacks import Delivery
+
+    record = next(SQSEvent(load("callback_deliver.json")).records)
+    assert Delivery.from_message(record.body).sequence == 3

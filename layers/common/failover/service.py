@@ -43,6 +43,14 @@ class NotFound(Exception):
     pass
 
 
+class InvalidRequest(Exception):
+    """Input that passed validation but not a check that needs the outside world (e.g. DNS)."""
+
+    def __init__(self, properties: dict[str, str]):
+        super().__init__(", ".join(properties))
+        self.properties = properties
+
+
 class Conflict(Exception):
     """A receipt that does not belong to the step its token names."""
 
@@ -62,6 +70,7 @@ class FailoverService:
         provider_name: str,
         time_scale: float = 1.0,
         clock: Clock | None = None,
+        callback_url_problem: Callable[[str], str | None] | None = None,
     ):
         self._store = store
         self._workflow = workflow
@@ -70,6 +79,7 @@ class FailoverService:
         self._provider_name = provider_name
         self._scale = time_scale
         self._clock = clock or Clock()
+        self._callback_url_problem = callback_url_problem or (lambda url: None)
 
     def _now(self) -> str:
         return domain.timestamp(self._clock.now())
@@ -78,6 +88,8 @@ class FailoverService:
 
     def create_flow(self, request: FailoverRequest, application_id: str) -> dict[str, Any]:
         """Store the flow, then start its execution named after its trackingId (so it can never run twice)."""
+        if request.callback is not None and (problem := self._callback_url_problem(request.callback.url)):
+            raise InvalidRequest({"callback.url": problem})
         tracking_id = str(uuid.uuid4())
         now = self._clock.now()
         steps = request.ordered_steps()
@@ -334,4 +346,4 @@ class FailoverService:
         )
 
 
-__all__ = ["FailoverService", "NotFound", "Unauthorized", "Conflict", "ReceiptResult"]
+__all__ = ["FailoverService", "NotFound", "Unauthorized", "Conflict", "InvalidRequest", "ReceiptResult"]

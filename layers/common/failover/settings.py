@@ -18,6 +18,10 @@ class Settings:
     token_signing_secret_id: str  # Secrets Manager secret that signs access tokens
     token_lifetime: int  # seconds
     rate_limit_per_minute: int  # per application, unless its item sets its own
+    callback_queue_url: str
+    callback_dead_letter_url: str
+    callback_key_secret_id: str  # Secrets Manager secret each application's callback secret derives from
+    callback_allow_loopback: bool  # the local stack only: http to 127.0.0.1 is a fine callback URL there
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -36,4 +40,8 @@ class Settings:
             token_signing_secret_id=env.get("TOKEN_SIGNING_SECRET_ID", ""),
             token_lifetime=int(env.get("TOKEN_LIFETIME_SECONDS", "3600")),
             rate_limit_per_minute=int(env.get("RATE_LIMIT_PER_MINUTE", "600")),
+            callback_queue_url=env.get("CALLBACK_QUEUE_URL", ""),
+            callback_dead_letter_url=env.get("CALLBACK_DEAD_LETTER_URL", ""),
+            callback_key_secret_id=env.get("CALLBACK_KEY_SECRET_ID", ""),
+            callback_allow_loopback=env.get("CALLBACK_ALLOW_LOOPBACK", "false").lower() == "true",
         )

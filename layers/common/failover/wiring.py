@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from failover.access import AccessService
 from failover.auth import TokenIssuer
+from failover.callbacks import CallbackService, Poster, Queue, url_problem
 from failover.service import FailoverService
 from failover.settings import Settings
 from failover.signing import CallbackSigner
@@ -24,6 +25,7 @@ def build_service(settings: Settings | None = None) -> FailoverService:
         public_api_url=settings.public_api_url,
         provider_name=settings.provider,
         time_scale=settings.time_scale,
+        callback_url_problem=lambda url: url_problem(url, settings.callback_allow_loopback),
     )
 
 
@@ -37,4 +39,17 @@ def build_access(settings: Settings | None = None) -> AccessService:
             lifetime=settings.token_lifetime,
         ),
         rate_limit_per_minute=settings.rate_limit_per_minute,
+    )
+
+
+def build_callbacks(settings: Settings | None = None) -> CallbackService:
+    settings = settings or Settings.from_env()
+    table = boto3.resource("dynamodb").Table(settings.table_name)
+    return CallbackService(
+        flows=FlowStore(table, settings.retention_days),
+        queue=Queue(boto3.client("sqs"), settings.callback_queue_url, settings.callback_dead_letter_url),
+        poster=Poster(),
+        deployment_key=lambda: parameters.get_secret(settings.callback_key_secret_id, max_age=300),
+        time_scale=settings.time_scale,
+        allow_loopback=settings.callback_allow_loopback,
     )

@@ -1,0 +1,20 @@
+"""DynamoDB Streams → the flow's snapshot queued for its callback URL, for each status change it wants."""
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from failover.observability import logger, tracer
+from failover.wiring import build_callbacks
+
+callbacks = build_callbacks()
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def capture(record: DynamoDBRecord) -> None:
+    callbacks.capture(record.dynamodb.old_image, record.dynamodb.new_image)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event, context):
+    return process_partial_response(event=event, record_handler=capture, processor=processor, context=context)

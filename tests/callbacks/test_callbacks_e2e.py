@@ -1,0 +1,214 @@
+"""Customer callbacks through the local stack, over HTTP: counts per strategy, signatures, retries, dead letters.
+
+The receiver is a loopback HTTP server that can be down, answer 500 or be slow. Signatures are checked here with
+plain hmac, independently of the product's helper.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+import pytest
+
+from failover_local.aws import REGION
+from failover_local.stack import LocalStack, bearer_session
+from tests.harness import wait_for
+
+# Callback retries wait 30 s, 1 m, 2 m, ... x this scale, and never less than 1 s: 12 retries take ~13 s.
+TIME_SCALE = 0.0001
+_serial = itertools.count(1)
+
+
+class Receiver:
+    """A customer's endpoint on 127.0.0.1. `answers` is consumed per request: "ok", "500" or "slow" (5 s)."""
+
+    def __init__(self, answers: list[str] | None = None):
+        self.answers = list(answers or [])
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.port = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._lock = threading.Lock()
+
+    def up(self) -> Receiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # noqa: D102 - quiet
+                pass
+
+            def do_POST(self):  # noqa: N802 - the stdlib's name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver._lock:
+                    answer = receiver.answers.pop(0) if receiver.answers else "ok"
+                    receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                if answer == "slow":
+                    time.sleep(5)  # bounded: longer than the product's 2 s timeout
+                self.send_response(500 if answer == "500" else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def down(self) -> Receiver:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/failover-callback"
+
+    def snapshots(self) -> list[tuple[dict[str, str], dict]]:
+        with self._lock:
+            return [(headers, json.loads(body)) for headers, body in self.requests]
+
+
+@pytest.fixture(scope="module")
+def local():
+    stack = LocalStack(port=0, simulator_port=0, time_scale=TIME_SCALE).start()
+    try:
+        yield stack, bearer_session(stack.url, "local-app", "local-secret")
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def receiver():
+    receiver = Receiver().up()
+    yield receiver
+    receiver.down()
+
+
+def send(local, url: str, strategy: str) -> str:
+    stack, session = local
+    to = f"+3069{next(_serial):05d}100"  # Viber UNDELIVERED, then SMS Delivered
+    flow = [
+        {"type": "Viber", "order": 1, "to": to, "senderInfoTrackingId": "bank", "message": {"text": "PIN 1234"}},
+        {"type": "Sms", "order": 2, "from": "MyBank", "to": to, "message": {"body": "PIN 1234"}},
+    ]
+    response = session.post(
+        f"{stack.url}/failover", json={"flow": flow, "callback": {"url": url, "strategy": strategy}}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["trackingId"]
+
+
+def final_snapshot_arrived(receiver: Receiver, tracking_id: str) -> bool:
+    return any(s["trackingId"] == tracking_id and s["status"] == "Succeeded" for _, s in receiver.snapshots())
+
+
+def verify_signature(local, headers: dict[str, str], body: bytes, application_id: str = "local-app") -> bool:
+    """The receiver's side, written from the README's contract with plain hmac."""
+    stack, _ = local
+    secret_id = stack.aws.environment["CALLBACK_KEY_SECRET_ID"]
+    key = boto3.client("secretsmanager", region_name=REGION).get_secret_value(SecretId=secret_id)["SecretString"]
+    secret = hmac.new(key.encode(), f"callback:{application_id}".encode(), hashlib.sha256).hexdigest()
+    mac = hmac.new(secret.encode(), headers["x-failover-timestamp"].encode() + b"." + body, hashlib.sha256)
+    return hmac.compare_digest(headers["x-failover-signature"], f"v1={mac.hexdigest()}")
+
+
+def test_on_change_sends_every_change_signed_and_in_sequence(local, receiver):
+    stack, session = local
+    tracking_id = send(local, receiver.url, "OnChange")
+    wait_for(lambda: final_snapshot_arrived(receiver, tracking_id), timeout=30, what="the final snapshot")
+    tracked = session.get(f"{stack.url}/failover/tracking/{tracking_id}").json()
+    wait_for(lambda: len(receiver.requests) >= 5, timeout=10, what="every change")
+    snapshots = receiver.snapshots()
+    sequences = [int(h["x-failover-sequence"]) for h, _ in snapshots]
+    assert sorted(sequences) == list(range(1, len(snapshots) + 1))  # each change once, none lost
+    newest = max(snapshots, key=lambda hs: int(hs[0]["x-failover-sequence"]))[1]
+    assert newest["status"] == "Succeeded" and newest == tracked  # the newest is the final snapshot
+    seen = {s["status"] for _, s in snapshots} | {m["status"]["name"] for _, s in snapshots for m in s["messages"]}
+    assert {"Queued", "InProgress", "Succeeded", "UNDELIVERED", "Delivered"} <= seen
+    assert len({h["x-failover-event-id"] for h, _ in snapshots}) == len(snapshots)
+    for headers, body in receiver.requests:
+        assert verify_signature(local, headers, body)
+        assert abs(int(headers["x-failover-timestamp"]) - time.time()) < 60  # a receiver's replay window
+
+
+def test_on_completion_sends_one_snapshot(local, receiver):
+    stack, session = local
+    tracking_id = send(local, receiver.url, "OnCompletion")
+    wait_for(lambda: final_snapshot_arrived(receiver, tracking_id), timeout=30, what="the final snapshot")
+    wait_for(lambda: session.get(f"{stack.url}/failover/tracking/{tracking_id}").json()["status"] == "Succeeded")
+    settled = time.monotonic() + 1.0  # anything else queued would arrive within a second at this scale
+    wait_for(lambda: time.monotonic() > settled, timeout=5)
+    assert [s["status"] for _, s in receiver.snapshots()] == ["Succeeded"]
+
+
+def test_a_receiver_that_is_down_then_up_gets_every_snapshot_with_stable_event_ids(local):
+    receiver = Receiver().up().down()  # a port that was ours, closed for now
+    tracking_id = send(local, receiver.url, "OnChange")
+    stack, session = local
+    wait_for(lambda: session.get(f"{stack.url}/failover/tracking/{tracking_id}").json()["status"] == "Succeeded")
+    down_until = time.monotonic() + 2.5  # two retry rounds while the receiver is down
+    wait_for(lambda: time.monotonic() > down_until, timeout=5)
+    receiver.up()
+    try:
+        wait_for(lambda: final_snapshot_arrived(receiver, tracking_id), timeout=30, what="the final snapshot")
+        wait_for(lambda: len(receiver.requests) >= 5, timeout=15, what="every snapshot")
+        snapshots = receiver.snapshots()
+        sequences = sorted(int(h["x-failover-sequence"]) for h, _ in snapshots)
+        assert sequences == list(range(1, len(snapshots) + 1))
+        assert all(int(h["x-failover-attempt"]) >= 2 for h, _ in snapshots)  # each was retried...
+        assert len({h["x-failover-event-id"] for h, _ in snapshots}) == len(snapshots)  # ...under its own id
+    finally:
+        receiver.down()
+
+
+def test_500_and_slow_answers_are_retried_until_accepted(local):
+    receiver = Receiver(answers=["500", "slow", "500"]).up()
+    try:
+        tracking_id = send(local, receiver.url, "OnCompletion")
+        wait_for(lambda: len(receiver.requests) >= 4, timeout=30, what="three failures and a success")
+        wait_for(lambda: final_snapshot_arrived(receiver, tracking_id), timeout=30)
+        attempts = [int(h["x-failover-attempt"]) for h, _ in receiver.requests]
+        assert attempts == [1, 2, 3, 4]
+        assert len({h["x-failover-event-id"] for h, _ in receiver.requests}) == 1
+    finally:
+        receiver.down()
+
+
+def test_a_dead_endpoint_is_dead_lettered_then_redelivered(local):
+    stack, session = local
+    receiver = Receiver().up().down()
+    tracking_id = send(local, receiver.url, "OnCompletion")
+    sqs = boto3.client("sqs", region_name=REGION)
+    dead_letters = stack.aws.environment["CALLBACK_DEAD_LETTER_URL"]
+
+    def dead_lettered() -> bool:
+        attributes = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["ApproximateNumberOfMessages"])
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"]) >= 1
+
+    wait_for(dead_lettered, timeout=40, interval=0.2, what="the dead letter after 12 retries")
+    other = bearer_session(stack.url, "local-app", "local-secret")
+    receiver.up()
+    try:
+        response = other.post(f"{stack.url}/callbacks/redeliver", params={"trackingId": tracking_id})
+        assert response.status_code == 200 and response.json() == {"redelivered": 1}
+        wait_for(lambda: final_snapshot_arrived(receiver, tracking_id), timeout=15, what="the redelivered snapshot")
+        assert session.post(f"{stack.url}/callbacks/redeliver").json() == {"redelivered": 0}
+    finally:
+        receiver.down()
+
+
+def test_a_private_callback_url_is_refused_at_request_time_outside_loopback(local):
+    stack, session = local
+    flow = [{"type": "Sms", "order": 1, "from": "MyBank", "to": "+306912345678", "message": {"body": "x"}}]
+    for url in ("https://10.0.0.8/cb", "https://169.254.169.254/latest/meta-data", "ftp://127.0.0.1/cb"):
+        response = session.post(f"{stack.url}/failover", json={"flow": flow, "callback": {"url": url}})
+        assert response.status_code == 400, url
+        assert "callback.url" in response.json()["properties"]
