@@ -29,7 +29,8 @@ def main() -> int:
         print(f"time scale        {stack.time_scale}   (FAILOVER_TIME_SCALE)")
         assert stack.aws is not None
         for application_id, secret in stack.aws.applications.items():
-            print(f"application       {application_id} / {secret}   (FAILOVER_LOCAL_APPS)")
+            callback_secret = stack.aws.callback_secret(application_id)
+            print(f"application       {application_id} / {secret}   callbacks signed with {callback_secret}")
         print("Ctrl-C stops everything. Status changes follow:", flush=True)
         stop.wait()
     finally:

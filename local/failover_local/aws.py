@@ -171,6 +171,14 @@ class LocalAws:
         self._start_event_source_mappings()
         return self
 
+    def callback_secret(self, application_id: str) -> str:
+        """The secret this stack signs an application's callbacks with (for receivers to verify)."""
+        from failover.callbacks import application_secret
+
+        secret_id = self.environment["CALLBACK_KEY_SECRET_ID"]
+        key = boto3.client("secretsmanager", region_name=REGION).get_secret_value(SecretId=secret_id)["SecretString"]
+        return application_secret(key, application_id)
+
     def _create_applications(self) -> None:
         from failover.wiring import build_access  # production code, imported once the mock and env are up
 

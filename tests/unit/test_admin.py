@@ -44,3 +44,47 @@ def test_create_list_disable(capsys, monkeypatch):
         assert main(["--table", "flows", "disable", "bank-app"]) == 0
         assert table.get_item(Key={"pk": APPS_PK, "sk": "bank-app"})["Item"]["status"] == "disabled"
         assert main(["--table", "flows", "disable", "nobody"]) == 1
+
+
+STACK_TEMPLATE = {
+    "Resources": {
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "deliveries"}},
+        "Dead": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "dead-letters"}},
+    },
+    "Outputs": {
+        "CallbackKeySecretArn": {"Value": "KEY-ARN"},  # moto's CloudFormation makes no secrets: one is made below
+        "CallbackQueueUrl": {"Value": {"Ref": "Queue"}},
+        "CallbackDeadLetterQueueUrl": {"Value": {"Ref": "Dead"}},
+        "FlowsTableName": {"Value": "unused"},
+    },
+}
+
+
+def test_callback_secret_and_redeliver_against_a_stack(capsys, monkeypatch):
+    import hashlib
+    import hmac
+
+    from failover.callbacks import Delivery
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    with mock_aws():
+        key = boto3.client("secretsmanager").create_secret(Name="key", SecretString="deployment-key")["ARN"]
+        template = json.dumps(STACK_TEMPLATE).replace("KEY-ARN", key)
+        boto3.client("cloudformation").create_stack(StackName="failover", TemplateBody=template)
+        assert main(["--stack", "failover", "callback-secret", "bank-app"]) == 0
+        expected = hmac.new(b"deployment-key", b"callback:bank-app", hashlib.sha256).hexdigest()
+        assert capsys.readouterr().out.strip() == expected
+
+        sqs = boto3.client("sqs")
+        dead = sqs.get_queue_url(QueueName="dead-letters")["QueueUrl"]
+        for app in ("bank-app", "bank-app", "shop-app"):
+            letter = Delivery(
+                eventId=app, trackingId="t", applicationId=app, sequence=1, url="u", body="{}", attempt=13
+            )
+            sqs.send_message(QueueUrl=dead, MessageBody=letter.to_message())
+        assert main(["--stack", "failover", "redeliver", "--application", "bank-app"]) == 0
+        assert json.loads(capsys.readouterr().out) == {"redelivered": 2}
+        queued = sqs.receive_message(
+            QueueUrl=sqs.get_queue_url(QueueName="deliveries")["QueueUrl"], MaxNumberOfMessages=10
+        )
+        assert [Delivery.from_message(m["Body"]).attempt for m in queued["Messages"]] == [0, 0]

@@ -3,6 +3,8 @@
     python -m failover.admin --stack failover create [--id bank-app] [--rate-limit 600]
     python -m failover.admin --stack failover list
     python -m failover.admin --stack failover disable bank-app
+    python -m failover.admin --stack failover callback-secret bank-app
+    python -m failover.admin --stack failover redeliver [--application bank-app] [--tracking-id ID]
 
 It uses your AWS credentials (the usual AWS_PROFILE / AWS_REGION) and finds the table from the stack's outputs.
 The secret is printed once, at creation; only its scrypt hash is stored.
@@ -12,21 +14,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 import boto3
 
 from failover.access import AccessService
 from failover.auth import TokenIssuer
+from failover.callbacks import CallbackService, Poster, Queue, application_secret
 from failover.store import ApplicationStore
 
 
-def table_of(stack: str, region: str | None) -> str:
-    outputs = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack)["Stacks"][0]
-    return next(o["OutputValue"] for o in outputs.get("Outputs", []) if o["OutputKey"] == "FlowsTableName")
+def outputs_of(stack: str, region: str | None) -> dict[str, str]:
+    described = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
+def callback_key(outputs: dict[str, str], region: str | None) -> str:
+    client = boto3.client("secretsmanager", region_name=region)
+    return client.get_secret_value(SecretId=outputs["CallbackKeySecretArn"])["SecretString"]
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # a command line, not a Lambda: no EMF on stdout
     parser = argparse.ArgumentParser(prog="python -m failover.admin", description=__doc__.split("\n")[0])
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--stack", help="the CloudFormation stack name of the deployment")
@@ -39,15 +49,36 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("list", help="list applications")
     disable = commands.add_parser("disable", help="disable an application: no new tokens; its tokens stop working")
     disable.add_argument("application_id")
+    secret = commands.add_parser("callback-secret", help="print the secret an application's callbacks are signed with")
+    secret.add_argument("application_id")
+    redeliver = commands.add_parser("redeliver", help="send dead-lettered callbacks again")
+    redeliver.add_argument("--application", dest="application_id")
+    redeliver.add_argument("--tracking-id")
     args = parser.parse_args(argv)
 
-    table_name = args.table or table_of(args.stack, args.region)
+    outputs = outputs_of(args.stack, args.region) if args.stack else {"FlowsTableName": args.table}
+    if args.command in ("callback-secret", "redeliver") and not args.stack:
+        parser.error(f"{args.command} needs --stack")
+    if args.command == "callback-secret":
+        print(application_secret(callback_key(outputs, args.region), args.application_id))
+        return 0
+    if args.command == "redeliver":
+        sqs = boto3.client("sqs", region_name=args.region)
+        queue = Queue(sqs, outputs["CallbackQueueUrl"], outputs["CallbackDeadLetterQueueUrl"])
+        callbacks = CallbackService(None, queue, Poster(), deployment_key=lambda: "")  # type: ignore[arg-type]
+        print(json.dumps({"redelivered": callbacks.redeliver(args.application_id, args.tracking_id)}))
+        return 0
+
+    table_name = outputs["FlowsTableName"]
     table = boto3.resource("dynamodb", region_name=args.region).Table(table_name)
     # Administration issues no tokens, so the issuer never needs its key.
     access = AccessService(ApplicationStore(table), TokenIssuer(key=lambda: ""))
     if args.command == "create":
         application_id, secret = access.create_application(args.application_id, None, args.rate_limit)
-        print(json.dumps({"applicationId": application_id, "applicationSecret": secret}))
+        created = {"applicationId": application_id, "applicationSecret": secret}
+        if args.stack:
+            created["callbackSecret"] = application_secret(callback_key(outputs, args.region), application_id)
+        print(json.dumps(created))
     elif args.command == "list":
         print(json.dumps(access.list_applications(), indent=2))
     elif not access.disable_application(args.application_id):
