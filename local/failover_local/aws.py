@@ -533,6 +533,8 @@ class LocalAws:
             if change is None or self._mappings_stop.is_set():
                 return
             old, new = change
+            if not _passes_filters(properties.get("FilterCriteria"), {"dynamodb": {"NewImage": new}}):
+                continue
             record = {
                 "eventID": str(uuid.uuid4()),
                 "eventName": "INSERT" if old is None else "MODIFY",
@@ -661,3 +663,16 @@ def local_applications() -> dict[str, str]:
     if any(len(pair) != 2 or not all(pair) for pair in pairs):
         raise ValueError("FAILOVER_LOCAL_APPS: comma-separated applicationId:secret pairs")
     return dict(pairs)
+
+
+def _passes_filters(criteria: dict[str, Any] | None, record: dict[str, Any]) -> bool:
+    """Lambda event filtering, for the patterns template.yaml uses: nested keys, lists of allowed values."""
+    if not criteria:
+        return True
+
+    def matches(pattern: Any, value: Any) -> bool:
+        if isinstance(pattern, dict):
+            return isinstance(value, dict) and all(k in value and matches(p, value[k]) for k, p in pattern.items())
+        return value in pattern
+
+    return any(matches(json.loads(f["Pattern"]), record) for f in criteria.get("Filters", []))

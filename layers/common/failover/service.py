@@ -105,6 +105,7 @@ class FailoverService:
         }
         if request.callback is not None:
             flow["callback"] = request.callback.model_dump(mode="json")
+            flow["notify"] = True
         if request.scheduledDate is not None:
             flow["scheduledDate"] = domain.timestamp(request.scheduledDate)
         self._store.create_flow(flow)
@@ -147,10 +148,11 @@ class FailoverService:
         elif already_final:
             logger.warning("Step already has a final status; not sending", extra={"trackingId": tracking_id})
         else:
-            self._send(tracking_id, index, channel, definition)
+            self._send(flow, index, channel, definition)
         self._advance(flow, index)
 
-    def _send(self, tracking_id: str, index: int, channel: Channel, definition: dict[str, Any]) -> None:
+    def _send(self, flow: dict[str, Any], index: int, channel: Channel, definition: dict[str, Any]) -> None:
+        tracking_id = flow["trackingId"]
         provider = providers.get(self._provider_name)
         callback_url = (
             f"{self._public_api_url}/webhooks/{self._provider_name}/{self._signer.sign(step_id(tracking_id, index))}"
@@ -159,15 +161,16 @@ class FailoverService:
         try:
             accepted = provider.send(message)
         except SendError as refusal:
-            self._record_refusal(tracking_id, index, channel, refusal)
+            self._record_refusal(flow, index, channel, refusal)
             return
         self._store.record_accepted(tracking_id, index, accepted.provider_message_id, accepted.price, accepted.parts)
         if accepted.status is not None:
-            self._record(tracking_id, index, channel, Receipt(status=accepted.status))
+            self._record(flow, index, channel, Receipt(status=accepted.status))
         logger.info("Step sent", extra={"trackingId": tracking_id, "index": index, "channel": channel.value})
         count("MessagesSent", channel)
 
-    def _record_refusal(self, tracking_id: str, index: int, channel: Channel, refusal: SendError) -> None:
+    def _record_refusal(self, flow: dict[str, Any], index: int, channel: Channel, refusal: SendError) -> None:
+        tracking_id = flow["trackingId"]
         if isinstance(refusal, InsufficientBalance):
             status, forced = domain.NO_BALANCE_STATUS[channel], None
         elif isinstance(refusal, AuthenticationFailed):
@@ -180,7 +183,7 @@ class FailoverService:
         )
         count("SendsRefused", channel)
         self._record(
-            tracking_id,
+            flow,
             index,
             channel,
             Receipt(status=status, detailed_status=type(refusal).__name__, description=refusal.reason),
@@ -198,6 +201,7 @@ class FailoverService:
             self._status_map(Receipt(status=status, detailed_status=detailed, description="ttl passed")),
             domain.EXPIRY_RANK,
             self._now(),
+            extra=_notify(flow),
         )
         message = self._store.get_message(tracking_id, index) or {}
         if message.get("taskToken"):
@@ -230,7 +234,7 @@ class FailoverService:
         known_id = message.get("providerMessageId")
         if known_id and receipt.provider_message_id and known_id != receipt.provider_message_id:
             raise Conflict("receipt is for another message")
-        recorded = self._record(tracking_id, index, channel, receipt)
+        recorded = self._record(flow, index, channel, receipt)
         # Advance even on a duplicate: a retried receipt may be the one that finds the step unresolved.
         self._advance(flow, index)
         return ReceiptResult.RECORDED if recorded else ReceiptResult.UNCHANGED
@@ -252,12 +256,13 @@ class FailoverService:
 
     def _record(
         self,
-        tracking_id: str,
+        flow: dict[str, Any],
         index: int,
         channel: Channel,
         receipt: Receipt,
         extra: dict[str, Any] | None = None,
     ) -> bool:
+        tracking_id = flow["trackingId"]
         status = receipt.status
         if receipt.parts and receipt.parts > 1 and receipt.part:
             # A multi-part SMS: each part reports; the message's status combines them.
@@ -282,7 +287,7 @@ class FailoverService:
             self._status_map(receipt),
             domain.status_rank(channel, status),
             self._now(),
-            extra={"price": receipt.price, **(extra or {})},
+            extra={"price": receipt.price, **_notify(flow), **(extra or {})},
         )
         if recorded:
             logger.info(
@@ -344,6 +349,11 @@ class FailoverService:
                 "verdict": verdict.model_dump(mode="json", exclude_none=True),
             },
         )
+
+
+def _notify(flow: dict[str, Any]) -> dict[str, Any]:
+    """Items of a flow with a callback carry notify: the table's stream filter passes only those to capture."""
+    return {"notify": True} if flow.get("callback") else {}
 
 
 __all__ = ["FailoverService", "NotFound", "Unauthorized", "Conflict", "InvalidRequest", "ReceiptResult"]
