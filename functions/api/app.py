@@ -1,26 +1,60 @@
-"""Public API: POST /failover, GET /failover/tracking/{trackingId} (Routee's Failover API).
+"""Public API: Routee's Failover API (POST /failover, GET /failover/tracking/{trackingId}, POST /failover/tracking)
+and our extensions (Idempotency-Key, POST /failover/{trackingId}/cancel, POST /callbacks/redeliver,
+GET /openapi.json).
 
 The authorizer has checked the bearer token; its context names the calling application.
 """
+
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.logging import correlation_paths
 
 from failover.access import RateLimited
-from failover.domain import FailoverRequest, error_properties
-from failover.http import body_too_large, routee_error
+from failover.domain import (
+    MAX_PAGE_SIZE,
+    ErrorModel,
+    FailoverRequest,
+    FlowPageModel,
+    FlowSnapshotModel,
+    GatewayMessageModel,
+    TrackingSearch,
+    error_properties,
+)
+from failover.http import body_too_large, openapi_document, routee_error
+from failover.idempotency import MAX_KEY_LENGTH, IdempotencyAlreadyInProgressError, IdempotencyValidationError
 from failover.observability import logger, tracer
-from failover.service import InvalidRequest, NotFound
+from failover.service import AlreadyFinished, InvalidRequest, NotFound
 from failover.wiring import build_access, build_callbacks, build_service
 
 app = APIGatewayRestResolver(enable_validation=True)
 service = build_service()
 access = build_access()
 callbacks = build_callbacks()
+
+TITLE = "failover"
+VERSION = "1.0.0"
+
+
+def _json(model: type, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"model": model}}}
+
+
+# Every authenticated route answers these besides its own.
+_COMMON = {
+    401: _json(GatewayMessageModel, "Missing, expired or forged bearer token"),
+    403: _json(GatewayMessageModel, "The authorizer denied the token"),
+    413: _json(ErrorModel, "Request body over 64 KiB"),
+    429: _json(ErrorModel, "The application's requests per minute are used up (see Retry-After)"),
+}
+_BAD_REQUEST = {400: _json(ErrorModel, "Validation failed: properties name each bad field")}
+_NOT_FOUND = {404: _json(ErrorModel, "Unknown trackingId, or another application's flow")}
 
 
 class NoApplication(Exception):
@@ -35,24 +69,102 @@ def caller() -> str:
     return application_id
 
 
-@app.post("/failover")
+@app.post(
+    "/failover",
+    summary="Start a failover flow",
+    responses={
+        200: _json(FlowSnapshotModel, "The new flow (Queued); with a repeated Idempotency-Key, the first answer"),
+        **_BAD_REQUEST,
+        409: _json(ErrorModel, "A request with this Idempotency-Key is still being processed"),
+        422: _json(ErrorModel, "This Idempotency-Key was used with another body"),
+        **_COMMON,
+    },
+)
 @tracer.capture_method
-def create_flow(request: FailoverRequest) -> dict:
-    return service.create_flow(request, caller())
+def create_flow(
+    request: FailoverRequest,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=MAX_KEY_LENGTH,
+            description="Our extension: the same key and body within 24 h answer the first response again",
+        ),
+    ] = None,
+) -> dict:
+    return service.create_flow(request, caller(), idempotency_key)
 
 
-@app.get("/failover/tracking/<tracking_id>")
+@app.post(
+    "/failover/tracking",
+    summary="Search the caller's flows in a time range, newest first",
+    responses={200: _json(FlowPageModel, "One page of flows"), **_BAD_REQUEST, **_COMMON},
+)
 @tracer.capture_method
-def track_flow(tracking_id: str) -> dict:
-    return service.snapshot(tracking_id, caller())
+def search_flows(
+    search: TrackingSearch,
+    page: Annotated[int | None, Query(ge=0, le=100_000, description="Overrides the body's page")] = None,
+    size: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Overrides the body's size")] = None,
+) -> dict:
+    # Routee's (Spring's) paging comes in the query string; the body may carry it as well.
+    paging = {k: v for k, v in {"page": page, "size": size}.items() if v is not None}
+    return service.search(search.model_copy(update=paging), caller())
 
 
-@app.post("/callbacks/redeliver")
+@app.get(
+    "/failover/tracking/<trackingId>",
+    summary="The flow's snapshot",
+    responses={200: _json(FlowSnapshotModel, "The flow's snapshot"), **_NOT_FOUND, **_COMMON},
+)
 @tracer.capture_method
-def redeliver_callbacks() -> dict:
+def track_flow(trackingId: str) -> dict:
+    return service.snapshot(trackingId, caller())
+
+
+@app.post(
+    "/failover/<trackingId>/cancel",
+    summary="Cancel a Queued or InProgress flow: it ends Failed with statusCode 4",
+    responses={
+        200: _json(FlowSnapshotModel, "The cancelled flow"),
+        **_NOT_FOUND,
+        409: _json(ErrorModel, "The flow has already ended"),
+        **_COMMON,
+    },
+)
+@tracer.capture_method
+def cancel_flow(trackingId: str) -> dict:
+    return service.cancel(trackingId, caller())
+
+
+@app.post(
+    "/callbacks/redeliver",
+    summary="Move the caller's dead-lettered callbacks back to the delivery queue",
+    responses={200: {"description": "How many deliveries were moved"}, **_COMMON},
+)
+@tracer.capture_method
+def redeliver_callbacks(
+    trackingId: Annotated[str | None, Query(description="Only this flow's callbacks")] = None,
+) -> dict[str, int]:
     """Dead-lettered callbacks of the caller's flows (or of one flow: ?trackingId=) go back to the queue."""
-    tracking_id = app.current_event.get_query_string_value("trackingId")
-    return {"redelivered": callbacks.redeliver(application_id=caller(), tracking_id=tracking_id)}
+    return {"redelivered": callbacks.redeliver(application_id=caller(), tracking_id=trackingId)}
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi():
+    """This API's OpenAPI 3 document, generated from the routes and the pydantic models. Public."""
+    context = app.current_event.request_context
+    domain_name = app.current_event.raw_event.get("requestContext", {}).get("domainName")
+    servers = [Server(url=f"https://{domain_name}/{context.stage}")] if domain_name else [Server(url="/")]
+    schema = app.get_openapi_json_schema(
+        title=TITLE,
+        version=VERSION,
+        description="A self-hosted, Routee-compatible multi-channel message failover service.",
+        servers=servers,
+        security_schemes={"bearerAuth": HTTPBearer(bearerFormat="JWT")},
+        security=[{"bearerAuth": []}],
+    )
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_document(schema))
 
 
 @app.exception_handler(InvalidRequest)
@@ -70,9 +182,29 @@ def bad_request(error: RequestValidationError | RequestUnsupportedContentType):
     return routee_error(400, "Validation failed: " + ", ".join(properties), properties)
 
 
+@app.exception_handler(UnicodeDecodeError)
+def undecodable_body(error: UnicodeDecodeError):
+    return routee_error(400, "Validation failed: body", {"body": "is not valid JSON (not UTF-8)"})
+
+
 @app.exception_handler(NotFound)
 def not_found(error: NotFound):
     return routee_error(404, f"Tracking id {error} not found")
+
+
+@app.exception_handler(AlreadyFinished)
+def already_finished(error: AlreadyFinished):
+    return routee_error(409, str(error))
+
+
+@app.exception_handler(IdempotencyValidationError)
+def idempotency_key_reused(error: IdempotencyValidationError):
+    return routee_error(422, "Idempotency-Key already used with another request body")
+
+
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def idempotency_in_progress(error: IdempotencyAlreadyInProgressError):
+    return routee_error(409, "A request with this Idempotency-Key is still being processed")
 
 
 @app.exception_handler(NoApplication)
@@ -90,4 +222,5 @@ def rate_limited(error: RateLimited):
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event, context):
+    service.bind_invocation(context)
     return body_too_large(event) or app.resolve(event, context)

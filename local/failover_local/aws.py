@@ -33,6 +33,7 @@ import boto3
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.dynamodb.models import DynamoDBBackend
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from failover import providers
 from failover_local.apigateway import (
@@ -122,6 +123,7 @@ class LocalAws:
         # invocations through the API's routes take turns.
         self._routed_invocation = threading.Lock()
         self._task_tokens: set[str] = set()  # every task token handed to a function, to release them at stop
+        self._execution_tokens: dict[str, set[str]] = {}  # execution name (trackingId) → its task tokens
         self.queue_urls: dict[str, str] = {}  # queue ARN → URL
         self._event_sources: list[tuple[str, str, dict[str, Any]]] = []  # (function, DynamoDB | SQS, properties)
         self._stream: queue.Queue[tuple[dict[str, Any] | None, dict[str, Any]] | None] = queue.Queue()
@@ -160,6 +162,11 @@ class LocalAws:
         # moto logs every error a state catches (a step's ttl passing is one) at ERROR: here, ordinary business.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._patch(mock.patch.object(LambdaSimpleBackend, "invoke", self._make_dispatch()))
+        self._patch(
+            mock.patch.object(
+                StepFunctionsParserBackend, "stop_execution", self._stopping(StepFunctionsParserBackend.stop_execution)
+            )
+        )
         for name in _DYNAMODB_CALLS:
             self._patch(mock.patch.object(DynamoDBBackend, name, self._locked(name, getattr(DynamoDBBackend, name))))
         self._create_resources()
@@ -218,6 +225,19 @@ class LocalAws:
             with contextlib.suppress(Exception):  # most tasks are long done
                 sfn.send_task_failure(taskToken=token, error="LocalStackStopped", cause="the local stack stopped")
         self._task_tokens.clear()
+
+    def _stopping(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        """StopExecution ends a waiting execution at once in AWS; moto's waits for its task. Fail that task."""
+        local = self
+
+        def stop_execution(backend: Any, execution_arn: str, *args: Any, **kwargs: Any) -> Any:
+            result = method(backend, execution_arn, *args, **kwargs)
+            for token in local._execution_tokens.pop(execution_arn.rsplit(":", 1)[-1], set()):
+                with contextlib.suppress(Exception):  # the task may be long done
+                    backend.send_task_failure(token, "ExecutionStopped", "the execution was stopped")
+            return result
+
+        return stop_execution
 
     def _join_execution_threads(self, timeout: float) -> None:
         """moto runs each execution in threads of its own; wait (bounded) for those this stack started."""
@@ -494,6 +514,8 @@ class LocalAws:
             event = json.loads(body or "{}")
             if isinstance(event, dict) and "taskToken" in event:
                 local._task_tokens.add(event["taskToken"])
+                if "trackingId" in event:
+                    local._execution_tokens.setdefault(event["trackingId"], set()).add(event["taskToken"])
             try:
                 result = local.invoke(function_name, event)
             except Exception as error:  # noqa: BLE001 - Lambda reports any handler error as a function error

@@ -24,6 +24,23 @@ import requests
 from failover_local.aws import LocalAws
 from failover_local.simulator import Simulator
 
+SWAGGER_UI = b"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>failover API</title>
+  <link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", persistAuthorization: true});
+  </script>
+</body>
+</html>
+"""
+
 DEFAULT_PORT = 3000
 DEFAULT_SIMULATOR_PORT = 3001
 HOST = "127.0.0.1"
@@ -202,6 +219,10 @@ class _Handler(BaseHTTPRequestHandler):
             status = HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE
             payload = json.dumps({"status": "ok" if ready else "starting"}).encode()
             self._respond(status, {"Content-Type": "application/json"}, payload)
+            return
+        if parts.path == "/docs" and self.command == "GET":
+            # Dev only: Swagger UI on the API's own OpenAPI document (the browser loads Swagger UI from a CDN).
+            self._respond(HTTPStatus.OK, {"Content-Type": "text/html; charset=utf-8"}, SWAGGER_UI)
             return
         if not stack.ready.is_set() or stack.aws is None:
             self._respond(

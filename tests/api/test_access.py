@@ -67,7 +67,8 @@ def protected_routes(stack):
 
 def test_only_the_token_endpoint_and_the_receipts_are_public(stack):
     public = {(r.method, r.path) for r in stack.aws.routes if r.authorizer is None}
-    assert public == {("POST", "/oauth/token"), ("POST", "/webhooks/{provider}/{token}")}
+    # and the API's OpenAPI document (its operations still need a token)
+    assert public == {("POST", "/oauth/token"), ("POST", "/webhooks/{provider}/{token}"), ("GET", "/openapi.json")}
 
 
 @pytest.mark.parametrize(

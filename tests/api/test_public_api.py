@@ -134,3 +134,13 @@ def test_tracking_returns_the_routee_snapshot(stack):
         snapshot
     )
     assert "statusCode" not in snapshot  # only when Failed
+
+
+def test_a_body_that_is_not_utf8_is_a_400(stack):
+    """Found by schemathesis: API Gateway base64-encodes such a body, and decoding it used to raise (502)."""
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {stack.token()}"}
+    before = counts(stack)
+    status, _, payload = stack.aws.handle_http("POST", "/failover", headers, b"\x89PNG\r\n")
+    assert status == 400
+    assert json.loads(payload)["properties"] == {"body": "is not valid JSON (not UTF-8)"}
+    assert counts(stack) == before

@@ -40,6 +40,7 @@ def test_status_codes_are_strings_on_the_wire():
         "INSUFFICIENT_BALANCE": "1",
         "NO_NEXT_STEP": "2",
         "FAILOVER_NOT_TRIGGERED": "3",
+        "CANCELLED": "4",  # our extension
     }
     assert [s.value for s in FlowStatus] == ["Queued", "InProgress", "Succeeded", "Failed"]
     assert {FlowStatus.SUCCEEDED, FlowStatus.FAILED} == FINAL_FLOW_STATUSES

@@ -18,6 +18,7 @@ PHONE = "+306912345678"
 CREATED = "2024-07-10T03:32:32.916Z"
 
 TOP_LEVEL_KEYS = {
+    "deliveredOnMultipleChannels",
     "trackingId",
     "status",
     "terminationChannel",
@@ -120,6 +121,7 @@ def test_snapshot_of_a_new_flow():
         "createdAt": CREATED,
         "updatedAt": CREATED,
         "messages": [],
+        "deliveredOnMultipleChannels": False,
     }
 
 

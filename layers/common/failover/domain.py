@@ -51,6 +51,7 @@ class StatusCode(StrEnum):
     INSUFFICIENT_BALANCE = "1"
     NO_NEXT_STEP = "2"
     FAILOVER_NOT_TRIGGERED = "3"
+    CANCELLED = "4"  # our extension: POST /failover/{trackingId}/cancel stopped the flow
 
 
 class Kind(StrEnum):
@@ -117,6 +118,9 @@ FAILED_STATUS: dict[Channel, str] = {Channel.VIBER: "FAILED", Channel.SMS: "Fail
 # receipt is still recorded on the message; SEEN may follow DELIVERED.
 EXPIRY_RANK = 90
 FINAL_RANK = 100
+# A Viber step with expireOnDelivery that was DELIVERED but never SEEN becomes EXPIRED at its ttl: that expiry
+# must overwrite the DELIVERED (100), and a SEEN that comes later still overwrites it.
+EXPIRED_ON_DELIVERY_RANK = 105
 _SEEN_RANK = 110
 
 
@@ -140,6 +144,20 @@ def status_rank(channel: Channel, status: str) -> int:
     if is_final(channel, status):
         return FINAL_RANK
     return list(STATUSES[channel]).index(status)
+
+
+def awaits_seen(channel: Channel, status: str | None, expire_on_delivery: bool) -> bool:
+    """expireOnDelivery (Viber): DELIVERED is not success; the step keeps waiting for SEEN until its ttl."""
+    return expire_on_delivery and channel is Channel.VIBER and status == "DELIVERED"
+
+
+def is_decisive(channel: Channel, status: str | None, expire_on_delivery: bool = False) -> bool:
+    """A status the flow rules can judge now: final, and not a DELIVERED that must still be SEEN."""
+    return status is not None and is_final(channel, status) and not awaits_seen(channel, status, expire_on_delivery)
+
+
+def is_success(channel: Channel, status: str | None) -> bool:
+    return status is not None and status in STATUSES[channel] and status_kind(channel, status) is Kind.SUCCESS
 
 
 def combine_parts(channel: Channel, parts: dict[int, str | None]) -> str:
@@ -519,8 +537,10 @@ def error_properties(errors: list[dict[str, Any]]) -> dict[str, str]:
     properties: dict[str, str] = {}
     for error in errors:
         loc = list(error.get("loc", ()))
-        if loc[:1] == ["body"]:  # the Event Handler puts the request body first
+        if loc[:1] == ["body"] or loc[:1] == ["query"]:  # the Event Handler puts where the value came from first
             loc = loc[1:]
+        elif loc[:1] == ["header"] and len(loc) > 1:  # it lowercases header names: Idempotency-Key, as sent
+            loc = ["-".join(word.capitalize() for word in str(loc[1]).split("-")), *loc[2:]]
         if error.get("type") == "json_invalid":
             key, message = "body", "is not valid JSON"
         elif error.get("type") == "union_tag_invalid" or error.get("type") == "union_tag_not_found":
@@ -546,15 +566,20 @@ def _number(value: Any) -> int | float | None:
     return int(as_float) if as_float.is_integer() else as_float
 
 
+def recipient_of(definition: dict[str, Any]) -> str:
+    """The number a stored step goes to (Voice nests it: to.phone)."""
+    to = definition.get("to")
+    return to.get("phone") if isinstance(to, dict) else to
+
+
 def message_snapshot(definition: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
     """One entry of messages[]: the step as requested, with what the provider reported for it."""
     status = message.get("status") or {}
     reason = status.get("reason") or {}
-    to = definition.get("to")
     out: dict[str, Any] = {
         "type": definition["type"],
         "trackingId": message.get("providerMessageId"),
-        "to": to.get("phone") if isinstance(to, dict) else to,
+        "to": recipient_of(definition),
         "from": definition.get("from", definition.get("senderInfoTrackingId")),
         "order": definition["order"],
         "ttl": _number(definition.get("ttl")),
@@ -595,7 +620,126 @@ def flow_snapshot(flow: dict[str, Any], messages: list[dict[str, Any]]) -> dict[
         snapshot["statusCode"] = flow.get("statusCode")
     if flow.get("scheduledDate"):
         snapshot["scheduledDate"] = flow["scheduledDate"]
+    # Derived, never stored: a late receipt showed that an earlier step reached the person too.
+    successes = [m for m in rendered if is_success(Channel(m["type"]), m["status"]["name"])]
+    snapshot["deliveredOnMultipleChannels"] = len(successes) >= 2
     return snapshot
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Search: POST /failover/tracking, Routee's time range and paging
+# ---------------------------------------------------------------------------------------------------------
+
+MAX_PAGE_SIZE = 100
+
+
+class TrackingSearch(_Strict):
+    """Flows of the caller created between dateStart and dateEnd (inclusive), newest first, one page of them."""
+
+    dateStart: AwareDatetime
+    dateEnd: AwareDatetime
+    page: int = Field(default=0, ge=0, le=100_000)
+    size: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
+    status: FlowStatus | None = None
+    to: E164 | None = None
+
+    @model_validator(mode="after")
+    def _ordered_range(self) -> TrackingSearch:
+        if self.dateStart > self.dateEnd:
+            raise ValueError("dateStart must not be after dateEnd")
+        return self
+
+
+def page_of(items: list[Any], page: int, size: int) -> dict[str, Any]:
+    """Spring's Page, as Routee answers a search: the slice `page` (0-based) of `items` and the counts."""
+    total = len(items)
+    total_pages = math.ceil(total / size)
+    return {
+        "content": items[page * size : (page + 1) * size],
+        "totalPages": total_pages,
+        "totalElements": total,
+        "number": page,
+        "size": size,
+        "first": page == 0,
+        "last": page >= total_pages - 1,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Response models: what the API answers, for the OpenAPI document (the snapshot functions above build them)
+# ---------------------------------------------------------------------------------------------------------
+
+
+class StatusReasonModel(BaseModel):
+    detailedStatus: str | None
+    description: str | None
+
+
+class MessageStatusModel(BaseModel):
+    name: str | None
+    reason: StatusReasonModel
+    updatedDate: str | None
+
+
+class MessageSnapshotModel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    type: Channel
+    trackingId: str | None = Field(description="the provider's message id")
+    to: str | None
+    from_: str | None = Field(alias="from")
+    order: int
+    ttl: float | None
+    failoverOnStatuses: list[str]
+    status: MessageStatusModel
+    price: float
+    createdAt: str | None
+    parts: int | None = Field(default=None, description="SMS only")
+    expireOnDelivery: bool | None = Field(default=None, description="Viber only")
+    expiredOnDeliveryAt: str | None = Field(default=None, description="Viber only")
+
+
+class FlowSnapshotModel(BaseModel):
+    """The tracking answer and the callback body."""
+
+    trackingId: str
+    status: FlowStatus
+    statusCode: StatusCode | None = Field(default=None, description="only when Failed; 4 (cancelled) is our extension")
+    terminationChannel: Channel | None
+    totalPrice: float
+    originatingService: Literal["Failover"]
+    applicationId: str | None
+    createdAt: str
+    updatedAt: str
+    scheduledDate: str | None = None
+    deliveredOnMultipleChannels: bool = Field(
+        description="our extension: two or more messages show a success status (a late delivery)"
+    )
+    messages: list[MessageSnapshotModel]
+
+
+class FlowPageModel(BaseModel):
+    content: list[FlowSnapshotModel]
+    totalPages: int
+    totalElements: int
+    number: int
+    size: int
+    first: bool
+    last: bool
+
+
+class ErrorModel(BaseModel):
+    """Routee's error format."""
+
+    code: str
+    developerMessage: str
+    properties: dict[str, str] | None = None
+
+
+class GatewayMessageModel(BaseModel):
+    """API Gateway's own answer (authorizer refusals)."""
+
+    message: str | None
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -44,3 +44,22 @@ def body_too_large(event: dict, limit: int = MAX_BODY_BYTES) -> dict | None:
         return None
     message = {"code": "413000000", "developerMessage": f"Request body over {limit} bytes"}
     return {"statusCode": 413, "headers": {"Content-Type": "application/json"}, "body": json.dumps(message)}
+
+
+_POWERTOOLS_422 = "#/components/schemas/HTTPValidationError"
+
+
+def openapi_document(schema_json: str) -> str:
+    """Powertools' OpenAPI document without its default 422: bad input here is Routee's 400, described per route."""
+    schema = json.loads(schema_json)
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            content = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if content.get("schema", {}).get("$ref") == _POWERTOOLS_422:
+                del responses["422"]
+    schemas = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        if unused not in json.dumps(schema.get("paths", {})):
+            schemas.pop(unused, None)
+    return json.dumps(schema)

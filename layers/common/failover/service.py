@@ -17,6 +17,7 @@ from typing import Any
 
 from failover import domain, providers
 from failover.domain import Channel, FailoverRequest, StatusCode, Verdict
+from failover.idempotency import IdempotentCalls
 from failover.observability import count, logger
 from failover.providers import (
     AuthenticationFailed,
@@ -55,6 +56,14 @@ class Conflict(Exception):
     """A receipt that does not belong to the step its token names."""
 
 
+class AlreadyFinished(Exception):
+    """A cancel of a flow that has already ended (Succeeded or Failed)."""
+
+    def __init__(self, tracking_id: str, status: str):
+        super().__init__(f"Flow {tracking_id} has already ended: {status}")
+        self.status = status
+
+
 @dataclass(frozen=True)
 class Clock:
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -71,6 +80,7 @@ class FailoverService:
         time_scale: float = 1.0,
         clock: Clock | None = None,
         callback_url_problem: Callable[[str], str | None] | None = None,
+        idempotency: IdempotentCalls | None = None,
     ):
         self._store = store
         self._workflow = workflow
@@ -80,13 +90,34 @@ class FailoverService:
         self._scale = time_scale
         self._clock = clock or Clock()
         self._callback_url_problem = callback_url_problem or (lambda url: None)
+        self._idempotency = idempotency
+
+    def bind_invocation(self, context: Any) -> None:
+        """The Lambda context of the current invocation (Idempotency reads its remaining time)."""
+        if self._idempotency is not None:
+            self._idempotency.register_lambda_context(context)
 
     def _now(self) -> str:
         return domain.timestamp(self._clock.now())
 
     # --- API -----------------------------------------------------------------------------------------------
 
-    def create_flow(self, request: FailoverRequest, application_id: str) -> dict[str, Any]:
+    def create_flow(
+        self, request: FailoverRequest, application_id: str, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """With an Idempotency-Key: once per (application, key) for 24 h; the same body gets the first answer again.
+
+        Another body with a used key raises IdempotencyValidationError; a first request still running with the
+        same key raises IdempotencyAlreadyInProgressError.
+        """
+        if idempotency_key is None or self._idempotency is None:
+            return self._create_flow(request, application_id)
+        body = request.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return self._idempotency.run(
+            application_id, idempotency_key, body, lambda: self._create_flow(request, application_id)
+        )
+
+    def _create_flow(self, request: FailoverRequest, application_id: str) -> dict[str, Any]:
         """Store the flow, then start its execution named after its trackingId (so it can never run twice)."""
         if request.callback is not None and (problem := self._callback_url_problem(request.callback.url)):
             raise InvalidRequest({"callback.url": problem})
@@ -131,6 +162,37 @@ class FailoverService:
         flow, messages = loaded
         return domain.flow_snapshot(flow, messages)
 
+    def cancel(self, tracking_id: str, application_id: str) -> dict[str, Any]:
+        """A Queued or InProgress flow ends Failed "4": no later step is sent; current receipts are still recorded.
+
+        The flow's status changes first (conditionally), then its execution stops. A step that a racing verdict
+        already moved on finds the flow ended in send_step and sends nothing.
+        """
+        flow = self._store.get_flow(tracking_id)
+        if flow is None or flow.get("applicationId") != application_id:
+            raise NotFound(tracking_id)
+        if not self._store.fail_flow(tracking_id, StatusCode.CANCELLED.value, None, self._now()):
+            current = self._store.get_flow(tracking_id) or flow
+            raise AlreadyFinished(tracking_id, current["status"])
+        self._workflow.stop(tracking_id, "cancelled through the API")
+        logger.info("Flow cancelled", extra={"trackingId": tracking_id})
+        count("FlowsCancelled")
+        return self.snapshot(tracking_id, application_id)
+
+    def search(self, request: domain.TrackingSearch, application_id: str) -> dict[str, Any]:
+        """One page of the caller's flows created in a time range, newest first (one Query on the index)."""
+        flows = self._store.search(
+            application_id,
+            domain.timestamp(request.dateStart),
+            domain.timestamp(request.dateEnd),
+            status=request.status.value if request.status else None,
+            to=request.to,
+        )
+        page = domain.page_of(flows, request.page, request.size)
+        messages = self._store.messages_of(page["content"])
+        page["content"] = [domain.flow_snapshot(f, messages[f["trackingId"]]) for f in page["content"]]
+        return page
+
     # --- the state machine's tasks -------------------------------------------------------------------------
 
     def send_step(self, tracking_id: str, index: int, task_token: str) -> None:
@@ -138,6 +200,17 @@ class FailoverService:
         flow = self._flow(tracking_id)
         definition = flow["steps"][index]
         channel = Channel(definition["type"])
+        if flow["status"] in domain.FINAL_FLOW_STATUSES:
+            # Cancelled (or otherwise ended) while this step was on its way: send nothing, end the execution.
+            logger.warning("Flow already ended; not sending", extra={"trackingId": tracking_id, "index": index})
+            ended = Verdict(
+                outcome=domain.Outcome.FAILED
+                if flow["status"] == domain.FlowStatus.FAILED
+                else domain.Outcome.SUCCEEDED,
+                statusCode=StatusCode(flow["statusCode"]) if flow.get("statusCode") else None,
+            )
+            self._workflow.resume(task_token, ended.model_dump(mode="json", exclude_none=True))
+            return
         claimed = self._store.claim(tracking_id, index, task_token, self._now())
         self._store.mark_in_progress(tracking_id, self._now())
         status = (claimed.get("status") or {}).get("name")
@@ -208,6 +281,19 @@ class FailoverService:
             # The task that held this token timed out: nobody may resume it any more.
             self._store.claim_resume(tracking_id, index, message["taskToken"])
         verdict = self._advance(flow, index)
+        if verdict is None:
+            # Only a DELIVERED that awaits SEEN (expireOnDelivery) is final yet undecided: it expires now. That
+            # expiry ranks above DELIVERED and below SEEN, so after it every status is decisive.
+            now = self._now()
+            self._store.record_status(
+                tracking_id,
+                index,
+                self._status_map(Receipt(status=status, detailed_status="Expired on delivery", description="not seen")),
+                domain.EXPIRED_ON_DELIVERY_RANK,
+                now,
+                extra={"expiredOnDeliveryAt": now, **_notify(flow)},
+            )
+            verdict = self._advance(flow, index)
         if verdict is None:  # cannot happen: an expiry status is final
             raise RuntimeError(f"step {index} of {tracking_id} has no verdict after expiry")
         return verdict.model_dump(mode="json", exclude_none=True)
@@ -294,7 +380,16 @@ class FailoverService:
                 "Message status",
                 extra={"trackingId": tracking_id, "index": index, "channel": channel.value, "status": status},
             )
+            if domain.is_success(channel, status):
+                self._audit_late_delivery(tracking_id, index, channel)
         return recorded
+
+    def _audit_late_delivery(self, tracking_id: str, index: int, channel: Channel) -> None:
+        """A success on a step the flow has already moved on from: the person got the message on two channels."""
+        verdict = (self._store.get_message(tracking_id, index) or {}).get("verdict")
+        if verdict and verdict.get("outcome") != domain.Outcome.SUCCEEDED:
+            logger.warning("Late delivery", extra={"trackingId": tracking_id, "index": index, "channel": channel})
+            count("LateDeliveries", channel)
 
     def _advance(self, flow: dict[str, Any], index: int) -> Verdict | None:
         """Resolve the step once its status is final; resume the waiting task once per token."""
@@ -319,7 +414,7 @@ class FailoverService:
         definition = flow["steps"][index]
         channel = Channel(definition["type"])
         status = (message.get("status") or {}).get("name")
-        if status is None or not domain.is_final(channel, status):
+        if not domain.is_decisive(channel, status, bool(definition.get("expireOnDelivery"))):
             return None
         following = index + 1
         next_step = (following, flow["timeouts"][following]) if following < len(flow["steps"]) else None
@@ -356,4 +451,12 @@ def _notify(flow: dict[str, Any]) -> dict[str, Any]:
     return {"notify": True} if flow.get("callback") else {}
 
 
-__all__ = ["FailoverService", "NotFound", "Unauthorized", "Conflict", "InvalidRequest", "ReceiptResult"]
+__all__ = [
+    "FailoverService",
+    "AlreadyFinished",
+    "NotFound",
+    "Unauthorized",
+    "Conflict",
+    "InvalidRequest",
+    "ReceiptResult",
+]

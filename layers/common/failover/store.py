@@ -5,6 +5,10 @@ Layout (pk = FLOW#<trackingId>):
   sk = "MSG#<nn>"   the message of step nn (0-based, ascending `order`): status, rank, provider id, task token,
                     send attempts, the verdict once the step is resolved, and the token that was resumed
 
+Flows are indexed per application (GSI "ByApplication": gsi1pk = APP#<applicationId>, gsi1sk =
+<createdAt>#<trackingId>), with their recipients, so a search is one Query on that index; Powertools
+Idempotency keeps its records in pk = IDEMPOTENCY.
+
 Applications live in one partition (pk = APP, sk = <applicationId>), so listing them is a Query; rate-limit
 windows are items pk = RATE#<applicationId>, sk = <window start>, removed by the TTL.
 
@@ -22,10 +26,13 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from failover.domain import FlowStatus, Verdict, flow_status_of
+from failover.domain import FlowStatus, Verdict, flow_status_of, recipient_of
 
 FLOW_SK = "#FLOW"
 APPS_PK = "APP"
+SEARCH_INDEX = "ByApplication"
+_KEY_END = "#~"  # sorts after "#<trackingId>": an upper bound for every flow created in the last millisecond
+_BATCH_GET_KEYS = 100  # BatchGetItem's limit
 
 
 def _pk(tracking_id: str) -> str:
@@ -34,6 +41,10 @@ def _pk(tracking_id: str) -> str:
 
 def _msg_sk(index: int) -> str:
     return f"MSG#{index:02d}"
+
+
+def _app_pk(application_id: str) -> str:
+    return f"APP#{application_id}"
 
 
 def _plain(value: Any) -> Any:
@@ -87,8 +98,55 @@ class FlowStore:
             **flow,
             "steps": json.dumps(flow["steps"]),
             "expiresAt": self._expires(),
+            "gsi1pk": _app_pk(flow["applicationId"]),
+            "gsi1sk": f"{flow['createdAt']}#{flow['trackingId']}",
+            "recipients": sorted({recipient_of(step) for step in flow["steps"]}),
         }
         self._table.put_item(Item=_dynamo(item), ConditionExpression=Attr("pk").not_exists())
+
+    def search(
+        self, application_id: str, start: str, end: str, status: str | None = None, to: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The application's flows created from `start` to `end` (timestamps), newest first: one Query."""
+        kwargs: dict[str, Any] = {
+            "IndexName": SEARCH_INDEX,
+            "KeyConditionExpression": Key("gsi1pk").eq(_app_pk(application_id))
+            & Key("gsi1sk").between(start, end + _KEY_END),
+            "ScanIndexForward": False,
+        }
+        filters = [Attr("status").eq(status)] if status else []
+        filters += [Attr("recipients").contains(to)] if to else []
+        if filters:
+            kwargs["FilterExpression"] = filters[0] if len(filters) == 1 else filters[0] & filters[1]
+        items: list[dict[str, Any]] = []
+        while True:  # the Query's own pages (1 MB each)
+            page = self._table.query(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return [_flow(item) for item in items]
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def messages_of(self, flows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        """The messages of several flows, by trackingId: BatchGetItem on every step's key, no query per flow."""
+        keys = [
+            {"pk": _pk(flow["trackingId"]), "sk": _msg_sk(index)}
+            for flow in flows
+            for index in range(len(flow["steps"]))
+        ]
+        found: dict[str, list[dict[str, Any]]] = {flow["trackingId"]: [] for flow in flows}
+        for start in range(0, len(keys), _BATCH_GET_KEYS):
+            request = {self._table.name: {"Keys": keys[start : start + _BATCH_GET_KEYS], "ConsistentRead": True}}
+            for _attempt in range(10):
+                answer = self._client.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(self._table.name, []):
+                    found[item["pk"].removeprefix("FLOW#")].append(_plain(item))
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(0.05 * (_attempt + 1))  # DynamoDB asks the caller to back off
+            else:
+                raise RuntimeError("BatchGetItem left keys unprocessed")
+        return found
 
     def get_flow(self, tracking_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"pk": _pk(tracking_id), "sk": FLOW_SK}, ConsistentRead=True).get("Item")
@@ -264,7 +322,16 @@ class FlowStore:
         }
         items = [message]
         final = flow_status_of(verdict)
-        if final is not None:
+        open_flow = {
+            "TableName": self._table.name,
+            "Key": {"pk": _pk(tracking_id), "sk": FLOW_SK},
+            "ConditionExpression": "#status IN (:queued, :running)",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":queued": FlowStatus.QUEUED.value, ":running": FlowStatus.IN_PROGRESS.value},
+        }
+        if final is None:  # the flow goes on, unless it was ended meanwhile (cancelled, or a workflow error)
+            items.append({"ConditionCheck": open_flow})
+        else:
             changes = {"status": final.value, "updatedAt": now}
             if verdict.statusCode is not None:
                 changes["statusCode"] = verdict.statusCode.value

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities import parameters
 from failover.access import AccessService
 from failover.auth import TokenIssuer
 from failover.callbacks import CallbackService, Poster, Queue, url_problem
+from failover.idempotency import IdempotentCalls
 from failover.service import FailoverService
 from failover.settings import Settings
 from failover.signing import CallbackSigner
@@ -26,6 +27,7 @@ def build_service(settings: Settings | None = None) -> FailoverService:
         provider_name=settings.provider,
         time_scale=settings.time_scale,
         callback_url_problem=lambda url: url_problem(url, settings.callback_allow_loopback),
+        idempotency=IdempotentCalls(settings.table_name),
     )
 
 

@@ -1,4 +1,4 @@
-"""The Step Functions adapter: start a flow's execution, resume a waiting step."""
+"""The Step Functions adapter: start a flow's execution, resume a waiting step, stop a cancelled flow."""
 
 from __future__ import annotations
 
@@ -27,6 +27,17 @@ class StepFunctionsWorkflow:
             if exc.response["Error"]["Code"] == "ExecutionAlreadyExists":
                 return False
             raise
+        return True
+
+    def stop(self, name: str, cause: str) -> bool:
+        """Stop the execution called `name`; False when it does not exist or has already ended."""
+        arn = self._arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+        try:
+            self._client.stop_execution(executionArn=arn, error="Cancelled", cause=cause)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("ExecutionDoesNotExist", "ExecutionAlreadyStopped"):
+                raise
+            return False
         return True
 
     def resume(self, task_token: str, output: dict[str, Any]) -> bool:
