@@ -9,7 +9,7 @@ SAM := $(SAM_VENV)/bin/sam
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: install run demo test unit lint lint-template clean
+.PHONY: install run demo test unit bench bench-check lint lint-template clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,14 @@ demo: $(INSTALLED)
 
 test: lint
 	$(BIN)/pytest
+
+# Cost, reaction time, cold start, throughput → bench/results.md and bench/results.json (under 10 minutes).
+bench: $(INSTALLED)
+	$(BIN)/python -m bench
+
+# The deterministic part of the benchmark (transitions and invocations per path); `make test` runs it too.
+bench-check: $(INSTALLED)
+	$(BIN)/pytest -q tests/bench
 
 unit: $(INSTALLED)
 	$(BIN)/pytest tests/unit

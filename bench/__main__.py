@@ -45,8 +45,9 @@ def machine() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--flows", type=int, default=500, help="flows per reaction-time run (at least 500)")
-    parser.add_argument("--concurrency", type=int, default=4, help="flows in flight in each reaction-time run")
+    parser.add_argument("--flows", type=int, default=500, help="reaction-time flows (at least 500)")
+    parser.add_argument("--concurrency", type=int, default=4, help="reaction-time flows in flight per stack")
+    parser.add_argument("--workers", type=int, default=2, help="reaction-time batches side by side (one core each)")
     parser.add_argument("--runs", type=int, default=3, help="measured flows per cost path")
     parser.add_argument("--repeats", type=int, default=coldstart.REPEATS, help="fresh imports per function")
     parser.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {
             "reaction_flows": args.flows,
             "reaction_concurrency": args.concurrency,
+            "reaction_workers": args.workers,
             "cost_runs_per_path": args.runs,
             "import_repeats": args.repeats,
             "parts": parts,
@@ -71,18 +73,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: {name} …", file=sys.stderr, flush=True)
         results[name] = action()
         results.setdefault("seconds", {})[name] = round(time.monotonic() - started, 1)
+        # Other work on the machine skews every timing: the 1-minute load average when each part ended.
+        results.setdefault("load_average", {})[name] = round(os.getloadavg()[0], 2)
         print(f"bench: {name} done in {results['seconds'][name]} s", file=sys.stderr, flush=True)
 
     if "cost" in parts:
         step("cost", lambda: cost.run(args.runs))
     if "reaction" in parts:
-        step(
-            "reaction",
-            lambda: {
-                kind: reaction.run(kind, flows=args.flows, concurrency=args.concurrency)
-                for kind in ("receipt", "expiry")
-            },
-        )
+        step("reaction", lambda: reaction.run(args.flows, args.concurrency, workers=args.workers))
     if "coldstart" in parts:
         step("coldstart", lambda: coldstart.run(args.repeats))
     if "throughput" in parts:

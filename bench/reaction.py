@@ -1,10 +1,14 @@
-"""Failover reaction time in the local stack, at a fixed concurrency (closed loop: C clients, each starting its
-next flow when its previous one has ended).
+"""Failover reaction time in the local stack, at a fixed concurrency (closed loop: C clients per stack, each
+starting its next flow when its previous one has ended).
 
-- receipt: Viber UNDELIVERED → SMS. From the failover-triggering receipt entering status_ingest (the handler's
-  first instruction) to the SMS send reaching the simulator (its send handler's first instruction).
-- expiry: Viber says nothing → its ttl passes → SMS. From the execution history's TaskTimedOut event to the SMS
-  send reaching the simulator; and from the nominal deadline (TaskScheduled + timeoutInSeconds) to that send.
+Every flow is Viber → SMS → Voice to a number ending in 125: Viber answers UNDELIVERED, so the flow fails over
+to SMS on a receipt; SMS reports Sent and nothing more, so its ttl passes and the flow fails over to Voice; the
+Voice send is refused (digit 5), which ends the flow at once. So each flow gives one sample of each measure:
+
+- receipt: from the Viber UNDELIVERED receipt entering status_ingest (the handler's first instruction) to the SMS
+  send reaching the simulator (its send handler's first instruction);
+- expiry: from the execution history's TaskTimedOut event of the SMS step to the Voice send reaching the
+  simulator; and from the nominal deadline (that TaskScheduled + timeoutInSeconds) to that send.
 
 Timestamps come from wrappers the benchmark puts around the two entry points on the running stack's objects;
 no product code is changed.
@@ -15,6 +19,8 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -22,18 +28,15 @@ from typing import Any
 
 from bench.flows import FINAL, Path, client_session, flow_request, history, recipient, start_stack
 
-RECEIPT_PATH = Path("reaction_receipt", "Viber UNDELIVERED → SMS", ("Viber", "Sms"), "100", ("Succeeded", None))
-EXPIRY_PATH = Path(
-    "reaction_expiry",
-    "Viber ttl expires → SMS",
-    ("Viber", "Sms"),
-    "200",
-    ("Succeeded", None),
-    ttl={"Viber": 0.5, "Sms": 5, "Voice": 5},
+REACTION_PATH = Path(
+    "reaction",
+    "Viber UNDELIVERED → SMS; SMS ttl passes → Voice (refused, the flow ends)",
+    ("Viber", "Sms", "Voice"),
+    "125",
+    ("Failed", "1"),
+    ttl={"Viber": 5, "Sms": 1, "Voice": 5},  # the SMS ttl, 1 minute, lasts 1 s at the time scale
 )
-
-
-BATCH = 125  # flows per fresh stack
+BATCH = 25  # flows per fresh stack (and process): the local stack slows down and grows as flows pile up
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -73,7 +76,8 @@ class _Finished:
             return self._cond.wait_for(lambda: tracking_id in self._done, timeout)
 
 
-def _batch(kind: str, path: Path, flows: int, concurrency: int) -> dict[str, Any]:
+def _batch(flows: int, concurrency: int) -> dict[str, Any]:
+    path = REACTION_PATH
     """One stack, `flows` flows at `concurrency`; the raw samples (seconds)."""
     finished = _Finished()
     stack = start_stack(on_status=finished)
@@ -150,76 +154,115 @@ def _batch(kind: str, path: Path, flows: int, concurrency: int) -> dict[str, Any
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - began
-        samples: list[float] = []
-        nominal: list[float] = []
+        receipt: list[float] = []
+        expiry: list[float] = []
+        deadline: list[float] = []
         missing = 0
         for tracking_id, to in started:
-            sent = sends.get((to, "/sms"))
-            if sent is None:
+            sms, voice = sends.get((to, "/sms")), sends.get((to, "/voice/conversation"))
+            finals = [t for t, status in ingests.get(f"{tracking_id}.0", []) if status == "UNDELIVERED"]
+            events = history(stack, tracking_id)
+            timed_out = [e for e in events if e["type"] == "TaskTimedOut"]
+            if sms is None or voice is None or not finals or not timed_out:
                 missing += 1
                 continue
-            if kind == "receipt":
-                finals = [t for t, status in ingests.get(f"{tracking_id}.0", []) if status == "UNDELIVERED"]
-                if not finals:
-                    missing += 1
-                    continue
-                samples.append(sent[0] - min(finals))
-            else:
-                events = history(stack, tracking_id)
-                timed_out = [e for e in events if e["type"] == "TaskTimedOut"]
-                scheduled = [e for e in events if e["type"] == "TaskScheduled"]
-                if not timed_out or not scheduled:
-                    missing += 1
-                    continue
-                samples.append(sent[1] - timed_out[0]["timestamp"].timestamp())
-                deadline = (
-                    scheduled[0]["timestamp"].timestamp()
-                    + scheduled[0]["taskScheduledEventDetails"]["timeoutInSeconds"]
-                )
-                nominal.append(sent[1] - deadline)
+            receipt.append(sms[0] - min(finals))
+            expired = timed_out[0]["timestamp"].timestamp()
+            expiry.append(voice[1] - expired)
+            scheduled = [e for e in events if e["type"] == "TaskScheduled" and e["timestamp"].timestamp() <= expired]
+            details = scheduled[-1]["taskScheduledEventDetails"]
+            deadline.append(voice[1] - scheduled[-1]["timestamp"].timestamp() - details["timeoutInSeconds"])
     finally:
         stack.stop()
     return {
         "flows": len(started),
         "seconds": elapsed,
-        "samples": samples,
-        "nominal": nominal,
+        "receipt": receipt,
+        "expiry": expiry,
+        "deadline": deadline,
         "missing": missing,
         "errors": errors,
         "time_scale": stack.time_scale,
     }
 
 
-def run(kind: str, flows: int = 500, concurrency: int = 4, batch: int = BATCH) -> dict[str, Any]:
-    """`flows` flows in batches of `batch`, each batch on a fresh local stack (moto's Step Functions scans every
-    execution it ever ran on each SendTaskSuccess, so a long-lived stack slows down as flows accumulate)."""
-    path = RECEIPT_PATH if kind == "receipt" else EXPIRY_PATH
-    batches = []
-    left = flows
-    while left > 0:
-        batches.append(_batch(kind, path, min(batch, left), concurrency))
-        left -= batch
-    samples = [s for b in batches for s in b["samples"]]
-    nominal = [s for b in batches for s in b["nominal"]]
+def _batch_in_process(flows: int, concurrency: int) -> dict[str, Any]:
+    """One batch in a fresh interpreter: a fresh stack, and the product's modules as they are on disk now."""
+    command = [sys.executable, "-m", "bench.reaction", str(flows), str(concurrency)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"reaction batch failed: {done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(flows: int = 500, concurrency: int = 4, workers: int = 2, batch: int = BATCH) -> dict[str, Any]:
+    """`flows` flows in batches of `batch`, each batch on a fresh local stack in a fresh process (a long-lived
+    local stack slows down and grows as flows pile up); `workers` batches side by side, one process (so one
+    core) each."""
+    sizes = [min(batch, flows - start) for start in range(0, flows, batch)]
+    batches: list[dict[str, Any]] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not sizes or failures:
+                    return
+                size = sizes.pop()
+            try:
+                result = _batch_in_process(size, concurrency)
+            except BaseException as error:  # noqa: BLE001 - re-raised below, in the caller's thread
+                with lock:
+                    failures.append(error)
+                return
+            with lock:
+                batches.append(result)
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(max(1, workers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
     errors = [e for b in batches for e in b["errors"]]
-    result: dict[str, Any] = {
-        "kind": kind,
-        "title": path.title,
+    common = {
         "flows": sum(b["flows"] for b in batches),
         "batches": len(batches),
         "batch_size": batch,
         "concurrency": concurrency,
+        "workers": workers,
         "time_scale": batches[0]["time_scale"],
-        "seconds": sum(b["seconds"] for b in batches),
+        "seconds": time.monotonic() - began,
         "missing": sum(b["missing"] for b in batches),
         "errors": errors[:20],
         "error_count": len(errors),
-        "reaction_ms": distribution_ms(samples) if samples else None,
+        "path": REACTION_PATH.title,
+        "to_path": REACTION_PATH.key,
     }
-    if kind == "receipt":
-        result["from"] = "the failover-triggering receipt entering status_ingest"
-    else:
-        result["from"] = "the TaskTimedOut event in the execution history"
-        result["from_deadline_ms"] = distribution_ms(nominal) if nominal else None
-    result["to"] = "the SMS send reaching the simulator"
-    return result
+
+    def samples(name: str) -> list[float]:
+        return [s for b in batches for s in b[name]]
+
+    return {
+        **common,
+        "receipt": {
+            "title": "Viber UNDELIVERED → SMS",
+            "from": "the Viber UNDELIVERED receipt entering status_ingest",
+            "to": "the SMS send reaching the simulator",
+            "reaction_ms": distribution_ms(samples("receipt")) if samples("receipt") else None,
+        },
+        "expiry": {
+            "title": "SMS ttl passes → Voice",
+            "from": "the SMS step's TaskTimedOut event in the execution history",
+            "to": "the Voice send reaching the simulator",
+            "reaction_ms": distribution_ms(samples("expiry")) if samples("expiry") else None,
+            "from_deadline_ms": distribution_ms(samples("deadline")) if samples("deadline") else None,
+        },
+    }
+
+
+if __name__ == "__main__":  # one batch: python -m bench.reaction <flows> <concurrency>
+    print(json.dumps(_batch(int(sys.argv[1]), int(sys.argv[2]))))

@@ -213,55 +213,45 @@ def _distribution_row(label: str, d: dict[str, Any] | None) -> str:
     )
 
 
-def _reaction(reaction: dict[str, Any]) -> list[str]:
-    receipt, expiry = reaction.get("receipt"), reaction.get("expiry")
-    any_run = receipt or expiry
+def _reaction(run: dict[str, Any]) -> list[str]:
+    receipt, expiry = run["receipt"], run["expiry"]
     lines = [
         "## 2. Failover reaction time",
         "",
-        f"Local stack, time scale {any_run['time_scale']}, closed loop at a fixed concurrency of"
-        f" {any_run['concurrency']} flows in flight (each client starts its next flow when its flow has ended),"
-        f" in batches of {any_run['batch_size']} flows, each on a fresh stack: moto's Step Functions scans every"
-        " execution it has run on each SendTaskSuccess, so a long-lived local stack slows down as flows pile up.",
+        f"{run['flows']} flows in the local stack ({run['path']}; recipient ending in 125), time scale"
+        f" {run['time_scale']}. Closed loop at a fixed concurrency of {run['concurrency']} flows in flight per"
+        " stack (each client starts its next flow when its flow has ended), in batches of"
+        f" {run['batch_size']} flows, each on a fresh stack in a fresh process (a long-lived local stack slows"
+        f" down and grows by tens of MB per flow), {run['workers']} batches side by side, one process (one core)"
+        " each. Each flow gives one sample of each measure: Viber fails over on its UNDELIVERED receipt, SMS"
+        " reports only Sent and fails over when its ttl passes, and the simulator refuses the Voice send (digit 5)"
+        " once it has reached it, which ends the flow.",
         "",
         "| from → to | flows | p50 | p95 | p99 | mean | max |",
         "|---|---|---|---|---|---|---|",
-    ]
-    if receipt:
-        lines.append(
-            _distribution_row(
-                "Viber UNDELIVERED receipt enters status_ingest → SMS send reaches the simulator",
-                receipt["reaction_ms"],
-            )
-        )
-    if expiry:
-        lines.append(
-            _distribution_row("Viber ttl: TaskTimedOut event → SMS send reaches the simulator", expiry["reaction_ms"])
-        )
-        lines.append(
-            _distribution_row(
-                "Viber ttl: deadline (TaskScheduled + timeout) → SMS send reaches the simulator",
-                expiry.get("from_deadline_ms"),
-            )
-        )
-    lines.append("")
-    for run in (receipt, expiry):
-        if run:
-            extra = f"; {run['error_count']} refused POSTs retried: {run['errors'][0]}" if run["error_count"] else ""
-            done = f"{run['flows']} flows in {run['seconds']:.0f} s, {run['missing']} without a sample"
-            lines.append(f"- {run['title']}: {done}{extra}.")
-    lines += [
+        _distribution_row(
+            "Viber UNDELIVERED receipt enters status_ingest → SMS send reaches the simulator", receipt["reaction_ms"]
+        ),
+        _distribution_row("SMS ttl: TaskTimedOut event → Voice send reaches the simulator", expiry["reaction_ms"]),
+        _distribution_row(
+            "SMS ttl: deadline (TaskScheduled + timeout) → Voice send reaches the simulator",
+            expiry.get("from_deadline_ms"),
+        ),
+        "",
+        f"{run['flows']} flows in {run['seconds']:.0f} s, {run['missing']} without a sample"
+        + (f"; {run['error_count']} refused POSTs, retried: {run['errors'][0]}" if run["error_count"] else "")
+        + ".",
         "",
         "The receipt's time is taken when status_ingest's handler is entered, the send's when the simulator's send"
         " handler is entered (wrappers the benchmark puts on the running stack's objects; no product code changes)."
         " The ttl's time is the history's `TaskTimedOut` event; the deadline row adds the interpreter's timer slack."
-        " Between them: SendTaskSuccess (or the timeout), Route, SendStep, the send_step invocation (its DynamoDB"
-        " calls and the OAuth-authenticated POST to the provider); for a timeout also ExpireStep.",
+        " Between them: SendTaskSuccess (or the timeout and ExpireStep), Route, SendStep, and the send_step"
+        " invocation (its DynamoDB calls and the POST to the provider).",
         "",
         "In the local stack every function shares one Python process and its GIL with moto, the simulator and the"
         " clients, so these figures grow with concurrency (in AWS each invocation has its own sandbox) and are"
-        " upper bounds for the product's own work. Step Functions in AWS adds its own state-transition latency"
-        " (tens of milliseconds per transition).",
+        " upper bounds for the product's own work. Step Functions in AWS adds its own latency per state"
+        " transition.",
         "",
     ]
     return lines
@@ -401,5 +391,14 @@ def markdown(results: dict[str, Any]) -> str:
     if "throughput" in results:
         lines += _throughput(results["throughput"])
     seconds = results.get("seconds", {})
-    lines += ["Time per part: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()) + ".", ""]
+    lines += ["Time per part: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()) + "."]
+    load = results.get("load_average", {})
+    if load:
+        lines += [
+            "",
+            "1-minute load average as each part ended (other work on the machine inflates every timing above): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in load.items())
+            + f" on {m['cores']} cores.",
+        ]
+    lines.append("")
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from bench.flows import FINAL, start_stack
 from bench.reaction import percentile
 
 CLIENTS = (1, 8)
-FLOWS = {1: 30, 8: 64}
+FLOWS = {1: 16, 8: 32}
 DIGITS = "100"  # Viber UNDELIVERED → SMS Delivered
 
 
