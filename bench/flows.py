@@ -10,9 +10,7 @@ import importlib
 import itertools
 import math
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,6 +19,7 @@ import requests
 
 from bench.meter import METER
 from failover_local.aws import REGION
+from failover_local.polling import wait_for
 from failover_local.simulator import Delays
 from failover_local.stack import LocalStack
 
@@ -114,18 +113,6 @@ def step_request(channel: str, to: str, order: int, ttl: float) -> dict[str, Any
 
 def flow_request(path: Path, to: str) -> dict[str, Any]:
     return {"flow": [step_request(ch, to, order, path.ttl[ch]) for order, ch in enumerate(path.channels, start=1)]}
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:
-    """Poll with a deadline; never an open sleep."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def execution_arn(stack: LocalStack, tracking_id: str) -> str:
@@ -244,7 +231,7 @@ class Driver:
         """Run one flow of `path` alone, wait for it and every receipt to end, and count what it consumed."""
         aws, simulator = self.stack.aws, self.stack.simulator
         assert aws is not None and simulator is not None
-        wait_until(lambda: simulator.pending_receipts() == 0, timeout, "earlier receipts")
+        wait_for(lambda: simulator.pending_receipts() == 0, timeout, what="earlier receipts")
         invocations = {k: f.invocations for k, f in aws.functions.items()}
         durations = {k: len(f.durations) for k, f in aws.functions.items()}
         http = Counter(aws.http_requests)
@@ -252,8 +239,8 @@ class Driver:
         METER.enabled = True
         try:
             tracking_id = self.create(flow_request(path, recipient(path.digits)))
-            wait_until(lambda: execution_status(self.stack, tracking_id) != "RUNNING", timeout, "the execution", 0.05)
-            wait_until(lambda: simulator.pending_receipts() == 0, timeout, "the flow's receipts")
+            wait_for(lambda: execution_status(self.stack, tracking_id) != "RUNNING", timeout, 0.05, "the execution")
+            wait_for(lambda: simulator.pending_receipts() == 0, timeout, what="the flow's receipts")
         finally:
             METER.enabled = False
         aws_counts = METER.snapshot()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,24 +13,13 @@ import boto3
 from failover import providers
 from failover.signing import CallbackSigner, step_id
 from failover_local.aws import REGION, LocalAws
+from failover_local.polling import wait_for
 from tests.fakes.scripted_provider import ScriptedProvider
 
 PUBLIC_URL = "http://failover.test"
 TIME_SCALE = 0.02  # Viber ttl 0.5 min → 1 s; SMS or Voice ttl 1 min → 2 s
 FINAL = ("Succeeded", "Failed")
 JSON = {"Content-Type": "application/json"}
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = "") -> Any:
-    """Poll until condition() is truthy; fail after `timeout` seconds. Never an open sleep."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
-        time.sleep(interval)
 
 
 APPLICATIONS = {"local-app": "local-secret", "other-app": "other-secret"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -16,21 +16,10 @@ from failover import domain
 from failover.domain import Channel
 from failover.providers import OutboundMessage
 from failover.providers.routee import RouteeProvider
+from failover_local.polling import wait_for as wait_until  # noqa: F401 - the tests import it from here
 from failover_local.simulator import Delays, Simulator
 
 TIME_SCALE = 0.02  # the simulator's 2 s between receipts become 40 ms
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01) -> Any:
-    """Poll `predicate` until it is truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 @dataclass(frozen=True)
