@@ -106,6 +106,7 @@ class LocalStack:
         routee: RouteeEndpoint | None = None,
         on_status: Callable[[dict[str, Any]], None] | None = None,
         simulator_options: dict[str, Any] | None = None,
+        applications: dict[str, str] | None = None,  # default: FAILOVER_LOCAL_APPS
     ):
         self.port = port
         self.simulator_port = simulator_port
@@ -113,6 +114,7 @@ class LocalStack:
         self._routee = routee
         self._on_status = on_status
         self._simulator_options = simulator_options or {}
+        self._applications = applications
         self.simulator: Simulator | None = None
         self.aws: LocalAws | None = None
         self._server: ThreadingHTTPServer | None = None
@@ -165,6 +167,7 @@ class LocalStack:
                 "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
             },
             on_item_written=self._on_status,
+            applications=self._applications,
         ).start()
         self.ready.set()
 

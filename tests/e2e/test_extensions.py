@@ -7,7 +7,6 @@ digits choose the simulator's Viber, SMS and Voice outcomes (docs/simulator.md).
 from __future__ import annotations
 
 import itertools
-import os
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -47,11 +46,14 @@ def sms(to: str, order: int = 2, ttl: int = TTL) -> dict:
     return {"type": "Sms", "order": order, "from": "MyBank", "to": to, "ttl": ttl, "message": {"body": "PIN 1234"}}
 
 
+APPLICATIONS = {"local-app": "local-secret", "other-app": "other-secret"}  # as FAILOVER_LOCAL_APPS gives `make run`
+
+
 @pytest.fixture(scope="module")
 def api():
-    saved = os.environ.get("FAILOVER_LOCAL_APPS")
-    os.environ["FAILOVER_LOCAL_APPS"] = "local-app:local-secret,other-app:other-secret"
-    stack = LocalStack(port=0, simulator_port=0, time_scale=TIME_SCALE, simulator_options=SIMULATOR).start()
+    stack = LocalStack(
+        port=0, simulator_port=0, time_scale=TIME_SCALE, simulator_options=SIMULATOR, applications=APPLICATIONS
+    ).start()
     session = bearer_session(stack.url, "local-app", "local-secret")
     other = bearer_session(stack.url, "other-app", "other-secret")
     try:
@@ -60,10 +62,6 @@ def api():
         session.close()
         other.close()
         stack.stop()
-        if saved is None:
-            os.environ.pop("FAILOVER_LOCAL_APPS", None)
-        else:
-            os.environ["FAILOVER_LOCAL_APPS"] = saved
 
 
 def create(api, request: dict, **headers) -> dict:

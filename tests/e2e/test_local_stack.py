@@ -7,7 +7,6 @@ the Viber, SMS and Voice outcomes (docs/simulator.md).
 from __future__ import annotations
 
 import itertools
-import os
 import time
 
 import pytest
@@ -62,12 +61,14 @@ def step(channel: str, to: str, order: int) -> dict:
     }
 
 
+APPLICATIONS = {"local-app": "local-secret", "other-app": "other-secret"}  # as FAILOVER_LOCAL_APPS gives `make run`
+
+
 @pytest.fixture(scope="module")
 def api():
-    # Two applications, as FAILOVER_LOCAL_APPS gives them to `make run`.
-    saved = os.environ.get("FAILOVER_LOCAL_APPS")
-    os.environ["FAILOVER_LOCAL_APPS"] = "local-app:local-secret,other-app:other-secret"
-    stack = LocalStack(port=0, simulator_port=0, time_scale=TIME_SCALE, simulator_options=SIMULATOR).start()
+    stack = LocalStack(
+        port=0, simulator_port=0, time_scale=TIME_SCALE, simulator_options=SIMULATOR, applications=APPLICATIONS
+    ).start()
     session = bearer_session(stack.url, "local-app", "local-secret")
     try:
         assert session.get(f"{stack.url}/health", timeout=5).status_code == 200
@@ -75,10 +76,6 @@ def api():
     finally:
         session.close()
         stack.stop()
-        if saved is None:
-            os.environ.pop("FAILOVER_LOCAL_APPS", None)
-        else:
-            os.environ["FAILOVER_LOCAL_APPS"] = saved
 
 
 def create(api, request: dict) -> str:
