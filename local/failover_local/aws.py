@@ -36,6 +36,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from failover import providers
+from failover_local import iam_recorder
 from failover_local.apigateway import (
     Authorizer,
     Route,
@@ -169,11 +170,15 @@ class LocalAws:
         )
         for name in _DYNAMODB_CALLS:
             self._patch(mock.patch.object(DynamoDBBackend, name, self._locked(name, getattr(DynamoDBBackend, name))))
+        iam_recorder.RECORDER.install()  # records each function's AWS calls, for the IAM check of the test suite
         self._create_resources()
+        iam_recorder.RECORDER.stack_started(self._resolver.refs, self._resolver.attributes, REGION, ACCOUNT)
+        iam_recorder.RECORDER.state_machines = set(resources_of(self._template, "AWS::Serverless::StateMachine"))
         os.environ.update(self.environment)
         providers.forget_instances()  # a provider built for an earlier stack has that stack's URLs
         for function in self.functions.values():
-            function.handler = self._load_handler(function)
+            with iam_recorder.acting_as(function.logical_id):  # the init phase runs with the function's role too
+                function.handler = self._load_handler(function)
         self._create_applications()
         self._start_event_source_mappings()
         return self
@@ -363,6 +368,7 @@ class LocalAws:
             resolver.refs[logical_id] = self.state_machine_arn
 
         self.environment = self._environment(resolver, globals_)
+        self._resolver = resolver
 
     def _create_table(self, logical_id: str, properties: dict[str, Any]) -> str:
         name = f"{STACK_NAME}-{logical_id}"
@@ -503,7 +509,8 @@ class LocalAws:
         assert function.handler is not None
         started = time.perf_counter()
         try:
-            return function.handler(event, context)
+            with iam_recorder.acting_as(function.logical_id):
+                return function.handler(event, context)
         finally:
             function.durations.append(time.perf_counter() - started)
 

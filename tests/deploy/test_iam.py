@@ -1,0 +1,130 @@
+"""IAM proven per function: the recording of a failover against the roles of the transformed template, and proof
+that the check fails, naming function and action, when a role lacks one action its function uses."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+
+import pytest
+
+from failover.domain import Channel
+from failover_local.iam_check import check, event_source_needs, roles
+from failover_local.iam_recorder import RECORDER, Call, StackValues, iam_requests
+from failover_local.template import ROOT, TEMPLATE
+from failover_local.transformed import transform
+from tests.fakes.scripted_provider import Say
+from tests.statemachine.test_flows import number, sms, viber
+
+
+@pytest.fixture(scope="module")
+def failover_calls(stack) -> tuple[list[Call], list[StackValues]]:
+    """The calls one Viber → SMS failover made, with receipts, tracking and a token: this stack's only."""
+    stack_index = len(RECORDER.stacks) - 1
+    to = number()
+    stack.provider.script(Channel.VIBER, to, Say("UNDELIVERED"))
+    stack.provider.script(Channel.SMS, to, Say("Delivered"))
+    snapshot = stack.finish({"flow": [viber(to), sms(to)]})
+    assert snapshot["status"] == "Succeeded"
+    calls = [call for call in RECORDER.calls if call.stack == stack_index]
+    return calls, RECORDER.stacks
+
+
+def test_a_failover_records_each_functions_calls_as_iam_requests(failover_calls):
+    calls, _ = failover_calls
+    used = {(c.principal, c.action) for c in calls}
+    assert ("StatusIngestFunction", "dynamodb:ConditionCheckItem") in used  # a transaction's item, on its own
+    assert ("StatusIngestFunction", "states:SendTaskSuccess") in used
+    assert ("ApiFunction", "states:StartExecution") in used
+    assert ("FailoverStateMachine", "lambda:InvokeFunction") in used
+    assert ("OAuthTokenFunction", "secretsmanager:GetSecretValue") in used
+    assert all(c.resource == "*" for c in calls if c.action == "states:SendTaskSuccess")  # no resource-level IAM
+
+
+def test_the_roles_allow_every_call_of_a_failover(failover_calls):
+    calls, stacks = failover_calls
+    report = check(calls, stacks)
+    assert report.denied == []
+    assert report.unknown_actions == [] and report.unsupported == []
+
+
+def _without(transformed: dict, principal: str, action: str) -> dict:
+    """The transformed template with `action` taken out of every inline statement of `principal`'s role."""
+    edited = copy.deepcopy(transformed)
+    resource = edited["Resources"][principal]["Properties"]
+    role = edited["Resources"][(resource.get("Role") or resource.get("RoleArn"))["Fn::GetAtt"][0]]["Properties"]
+    for policy in role.get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            statement["Action"] = [a for a in actions if a != action] or ["none:Nothing"]
+    return edited
+
+
+def test_taking_any_used_action_out_of_its_role_fails_the_check_naming_function_and_action(failover_calls):
+    calls, stacks = failover_calls
+    transformed = transform()
+    inline = {
+        (principal, grant.action)
+        for principal, grants in roles(transformed).items()
+        for grant in grants
+        if not grant.action.startswith(("logs:", "xray:", "sqs:ReceiveMessage", "dynamodb:DescribeStream"))
+    }
+    used = sorted({(c.principal, c.action) for c in calls} & inline)
+    assert len(used) >= 10
+    for principal, action in used:
+        report = check(calls, stacks, transformed=_without(transformed, principal, action))
+        assert any(p == principal and a == action for p, a, _ in report.denied), (principal, action)
+        assert any(principal in line and action in line for line in report.lines()), report.lines()
+
+
+def test_taking_condition_check_item_out_of_template_yaml_fails_the_check(failover_calls, tmp_path):
+    """The defect of issue 12 itself, edited into a copy of template.yaml and seen through the SAM transform."""
+    calls, stacks = failover_calls
+    text = TEMPLATE.read_text()
+    shutil.copytree(ROOT / "statemachine", tmp_path / "statemachine")
+    edited = tmp_path / "template.yaml"
+    edited.write_text(text.replace("dynamodb:UpdateItem, dynamodb:ConditionCheckItem]", "dynamodb:UpdateItem]"))
+    report = check(calls, stacks, template_path=edited)
+    assert ("StatusIngestFunction", "dynamodb:ConditionCheckItem") in {(p, a) for p, a, _ in report.denied}
+    assert any(
+        line.startswith("NOT ALLOWED: StatusIngestFunction calls dynamodb:ConditionCheckItem on arn:aws:dynamodb:")
+        for line in report.lines()
+    )
+
+
+def test_event_source_mappings_need_their_stream_and_queue_from_the_functions_role():
+    needs = event_source_needs(transform())
+    assert ("CallbackCaptureFunction", "dynamodb:GetRecords") in {(p, a) for p, a, _ in needs}
+    assert ("CallbackDeliverFunction", "sqs:ReceiveMessage") in {(p, a) for p, a, _ in needs}
+    without_managed = copy.deepcopy(transform())
+    without_managed["Resources"]["CallbackDeliverFunctionRole"]["Properties"]["ManagedPolicyArns"] = []
+    report = check([], [], transformed=without_managed)
+    assert ("CallbackDeliverFunction", "sqs:ReceiveMessage") in {(p, a) for p, a, _ in report.denied}
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "expected"),
+    [
+        (
+            "TransactWriteItems",
+            {"TransactItems": [{"ConditionCheck": {"TableName": "t"}}, {"Update": {"TableName": "t"}}]},
+            [("dynamodb:ConditionCheckItem", "table/t"), ("dynamodb:UpdateItem", "table/t")],
+        ),
+        ("TransactGetItems", {"TransactItems": [{"Get": {"TableName": "t"}}]}, [("dynamodb:GetItem", "table/t")]),
+        (
+            "BatchGetItem",
+            {"RequestItems": {"t": {}, "u": {}}},
+            [("dynamodb:BatchGetItem", "table/t"), ("dynamodb:BatchGetItem", "table/u")],
+        ),
+        ("BatchWriteItem", {"RequestItems": {"t": []}}, [("dynamodb:BatchWriteItem", "table/t")]),
+        (
+            "Query",
+            {"TableName": "t", "IndexName": "ByApplication"},
+            [("dynamodb:Query", "table/t/index/ByApplication")],
+        ),
+    ],
+)
+def test_transactions_batches_and_indexes_expand_into_what_iam_authorizes(operation, params, expected):
+    stack = StackValues({}, {}, "eu-west-1", "123456789012")
+    requests = iam_requests("dynamodb", operation, params, "eu-west-1", stack)
+    assert [(a, r.split(":", 5)[-1]) for a, r in requests] == expected
