@@ -9,7 +9,7 @@ SAM := $(SAM_VENV)/bin/sam
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: install run demo test unit bench bench-check lint lint-template clean
+.PHONY: install run demo test unit bench bench-check lint lint-template build clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,13 @@ lint-template: $(INSTALLED) $(SAM) $(CHECKOV)
 	$(BIN)/python -m failover_local.transformed template.yaml  # as CloudFormation sees it: after the SAM transform
 	AWS_DEFAULT_REGION=eu-west-1 SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template-file template.yaml
 	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet --skip-download
+
+# The deployable artifacts (.aws-sam/build), for `sam deploy`: see docs/deploy.md. The functions run on
+# Python 3.13, so sam build needs python3.13 on PATH (with pyenv: PYENV_VERSION=3.13.0:3.11.7 make build).
+# No Docker: every layer requirement has a manylinux aarch64 wheel (tests/deploy/test_build.py checks it).
+build: $(SAM)
+	@python3.13 --version >/dev/null 2>&1 || { echo "make build: needs python3.13 on PATH (pyenv: PYENV_VERSION=3.13.0:3.11.7 make build)"; exit 1; }
+	SAM_CLI_TELEMETRY=0 $(SAM) build --template-file template.yaml
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache
