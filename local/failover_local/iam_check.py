@@ -148,7 +148,9 @@ def check(
         key = (call.principal, call.stack)
         if key not in per_stack:
             per_stack[key] = resolved(by_principal.get(call.principal, []), resolvers[call.stack])
-        _evaluate(report, call.principal, call.action, call.resource, per_stack[key])
+        # An action without resource-level permissions is authorized against "*", whatever the request names.
+        resource = call.resource if has_resource_level_permissions(call.action) else "*"
+        _evaluate(report, call.principal, call.action, resource, per_stack[key])
 
     for principal, action, target in event_source_needs(transformed):
         resource = "*" if target == "*" else str(symbolic.resolve(target))

@@ -48,7 +48,7 @@ def acting_as(principal: str) -> Iterator[None]:
 class Call:
     principal: str  # logical id of a function or of the state machine
     action: str  # IAM action, e.g. dynamodb:ConditionCheckItem
-    resource: str  # ARN the request is authorized against, or "*" for actions without resource-level permissions
+    resource: str  # the ARN the request names ("*" if none); iam_check authorizes it as IAM does
     stack: int  # which LocalAws (its resolved values) the resource belongs to
 
 
@@ -137,8 +137,6 @@ def iam_requests(
     if service == "dynamodb":
         return _dynamodb_requests(operation, params, region, account)
     action = f"{service}:{_ACTION_NAMES.get((service, operation), operation)}"
-    if not has_resource_level_permissions(action):
-        return [(action, "*")]
     return [(action, _resource_of(service, params, region, account, stack))]
 
 
