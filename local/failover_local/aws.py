@@ -174,6 +174,7 @@ class LocalAws:
         self._create_resources()
         iam_recorder.RECORDER.stack_started(self._resolver.refs, self._resolver.attributes, REGION, ACCOUNT)
         iam_recorder.RECORDER.state_machines = set(resources_of(self._template, "AWS::Serverless::StateMachine"))
+        iam_recorder.isolate_environments({f.logical_id: set(f.environment) for f in self.functions.values()})
         os.environ.update(self.environment)
         providers.forget_instances()  # a provider built for an earlier stack has that stack's URLs
         for function in self.functions.values():

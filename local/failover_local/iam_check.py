@@ -65,8 +65,10 @@ class Report:
             why = kept.get((principal, action))
             if action.startswith(RUNTIME_PREFIXES):
                 continue
-            label = f"kept, not reachable in tests: {why}" if why else "UNEXERCISED (least privilege: remove?)"
-            out.append(f"{label}: {principal} {action} on {resource}")
+            if why:
+                out.append(f"kept, not reachable in tests: {principal} {action} on {resource} ({why})")
+            else:
+                out.append(f"UNEXERCISED (least privilege: remove?): {principal} {action} on {resource}")
         return out
 
 

@@ -12,7 +12,8 @@ handler, which sees the operation and the caller's parameters before anything is
 
 For the recording to be true, nothing that saves an AWS call may be shared between functions (a Lambda sandbox
 shares nothing): Powertools' parameter providers (which cache secrets) and the channel provider instances are kept
-per function here (`isolate_caches`). Environment variables are still one process-wide os.environ (see README).
+per function here (`_isolate_caches`), and a function does not see the variables that template.yaml gives only to
+other functions (`isolate_environments`).
 
 Dev-only (never shipped in a Lambda artifact).
 """
@@ -20,6 +21,7 @@ Dev-only (never shipped in a Lambda artifact).
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, MutableMapping
@@ -301,3 +303,43 @@ def _isolate_caches() -> None:
     base.DEFAULT_PROVIDERS["secrets"] = _ProviderPerPrincipal(SecretsProvider)
     base.DEFAULT_PROVIDERS["ssm"] = _ProviderPerPrincipal(SSMProvider)
     providers._instances = PerPrincipal(providers._instances)  # noqa: SLF001 - the local runtime's sandbox emulation
+
+
+class _SandboxedEnviron(os._Environ):  # noqa: SLF001 - the same store as os.environ, read per acting function
+    """os.environ, except that a function does not see the variables template.yaml gives only to others.
+
+    Writes and everything else go to the one process environment; only reads are filtered. Code that imported
+    `environ` from os before the stack started keeps the unfiltered object.
+    """
+
+    def __init__(self, real: os._Environ[str]):  # noqa: SLF001
+        super().__init__(real._data, real.encodekey, real.decodekey, real.encodevalue, real.decodevalue)  # noqa: SLF001
+        self.hidden: dict[str, frozenset[str]] = {}  # function → variables only other functions have
+
+    def _hides(self, key: str) -> bool:
+        principal = ACTING.get()
+        return principal is not None and key in self.hidden.get(principal, frozenset())
+
+    def __getitem__(self, key: str) -> str:
+        if self._hides(key):
+            raise KeyError(key)
+        return super().__getitem__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key in super().__iter__() if not self._hides(key))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def copy(self) -> dict[str, str]:
+        return dict(self.items())
+
+
+def isolate_environments(own_variables: dict[str, set[str]]) -> None:
+    """own_variables: function → the names of its variables (Globals' and its own). From now on, while a function
+    acts, os.environ hides the names that only other functions have."""
+    if not isinstance(os.environ, _SandboxedEnviron):
+        os.environ = _SandboxedEnviron(os.environ)  # noqa: B003 - the same store, read per function
+    everyone = set.intersection(*own_variables.values()) if own_variables else set()
+    someone = set().union(*own_variables.values()) if own_variables else set()
+    os.environ.hidden = {function: frozenset(someone - everyone - names) for function, names in own_variables.items()}

@@ -4,13 +4,23 @@ that the check fails, naming function and action, when a role lacks one action i
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 
 import pytest
+from aws_lambda_powertools.utilities import parameters
 
+from failover import providers
 from failover.domain import Channel
 from failover_local.iam_check import check, event_source_needs, roles
-from failover_local.iam_recorder import RECORDER, Call, StackValues, has_resource_level_permissions, iam_requests
+from failover_local.iam_recorder import (
+    RECORDER,
+    Call,
+    StackValues,
+    acting_as,
+    has_resource_level_permissions,
+    iam_requests,
+)
 from failover_local.template import ROOT, TEMPLATE
 from failover_local.transformed import transform
 from tests.fakes.scripted_provider import Say
@@ -128,3 +138,21 @@ def test_transactions_batches_and_indexes_expand_into_what_iam_authorizes(operat
     stack = StackValues({}, {}, "eu-west-1", "123456789012")
     requests = iam_requests("dynamodb", operation, params, "eu-west-1", stack)
     assert [(a, r.split(":", 5)[-1]) for a, r in requests] == expected
+
+
+def test_each_function_sees_only_its_own_variables_and_its_own_caches(stack):
+    """As in a Lambda sandbox: what template.yaml gives SendStep alone is not there for the API function, and a
+    secret one function fetched is not served to another from a shared cache (its call would go unrecorded)."""
+    assert "ROUTEE_CREDENTIALS_SECRET" in os.environ and "STATE_MACHINE_ARN" in os.environ
+    with acting_as("SendStepFunction"):
+        assert os.environ.get("ROUTEE_CREDENTIALS_SECRET")
+        assert os.getenv("STATE_MACHINE_ARN") is None
+        assert "STATE_MACHINE_ARN" not in dict(os.environ)
+        send_step_secrets = parameters.base.DEFAULT_PROVIDERS["secrets"]._instance()
+        send_step_provider = providers.get("scripted")
+    with acting_as("ApiFunction"):
+        assert os.environ.get("ROUTEE_CREDENTIALS_SECRET") is None
+        assert os.environ["STATE_MACHINE_ARN"]
+        assert parameters.base.DEFAULT_PROVIDERS["secrets"]._instance() is not send_step_secrets
+    assert os.environ["TABLE_NAME"]  # Globals: everyone's
+    assert send_step_provider is stack.provider  # the test's own fake, handed to each function that asks
