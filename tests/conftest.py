@@ -27,9 +27,10 @@ def pytest_sessionfinish(session, exitstatus):
     if not RECORDER.calls:
         return
     report = check(RECORDER.calls, RECORDER.stacks)
-    _IAM_REPORT.extend(report.lines(KEPT_FOR_UNREACHABLE_PATHS))
     if report.failed:
+        _IAM_REPORT.append("FAILED: a function's role does not allow what its code does in AWS (see NOT ALLOWED)")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    _IAM_REPORT.extend(report.lines(KEPT_FOR_UNREACHABLE_PATHS))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -23,6 +23,7 @@ from failover_local.iam_recorder import (
 )
 from failover_local.template import ROOT, TEMPLATE
 from failover_local.transformed import transform
+from tests.deploy.iam_allowances import KEPT_FOR_UNREACHABLE_PATHS
 from tests.fakes.scripted_provider import Say
 from tests.statemachine.test_flows import number, sms, viber
 
@@ -156,3 +157,8 @@ def test_each_function_sees_only_its_own_variables_and_its_own_caches(stack):
         assert parameters.base.DEFAULT_PROVIDERS["secrets"]._instance() is not send_step_secrets
     assert os.environ["TABLE_NAME"]  # Globals: everyone's
     assert send_step_provider is stack.provider  # the test's own fake, handed to each function that asks
+
+
+def test_every_grant_kept_for_an_unreachable_path_is_a_grant_of_the_template():
+    granted = {(principal, grant.action) for principal, grants in roles(transform()).items() for grant in grants}
+    assert set(KEPT_FOR_UNREACHABLE_PATHS) <= granted
