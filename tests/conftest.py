@@ -20,17 +20,14 @@ _IAM_REPORT: list[str] = []
 
 
 def pytest_sessionfinish(session, exitstatus):
-    from failover_local.iam_check import check
+    from failover_local.iam_check import session_verdict
     from failover_local.iam_recorder import RECORDER
     from tests.deploy.iam_allowances import KEPT_FOR_UNREACHABLE_PATHS
 
-    if not RECORDER.calls:
-        return
-    report = check(RECORDER.calls, RECORDER.stacks)
-    if report.failed:
-        _IAM_REPORT.append("FAILED: a function's role does not allow what its code does in AWS (see NOT ALLOWED)")
+    failed, lines = session_verdict(RECORDER, KEPT_FOR_UNREACHABLE_PATHS)
+    _IAM_REPORT.extend(lines)
+    if failed:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    _IAM_REPORT.extend(report.lines(KEPT_FOR_UNREACHABLE_PATHS))
 
 
 def pytest_terminal_summary(terminalreporter):

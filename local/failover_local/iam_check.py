@@ -21,7 +21,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from failover_local.iam_recorder import Call, StackValues, action_exists, has_resource_level_permissions
+from failover_local.iam_recorder import (
+    Call,
+    IamRecorder,
+    StackValues,
+    action_exists,
+    has_resource_level_permissions,
+)
 from failover_local.template import TEMPLATE, Resolver
 from failover_local.transformed import transform
 
@@ -167,6 +173,17 @@ def check(
                 report.unexercised.append((principal, grant.action, described))
     report.denied = sorted(set(report.denied))
     return report
+
+
+def session_verdict(
+    recorder: IamRecorder, kept: dict[tuple[str, str], str], template_path: Path = TEMPLATE
+) -> tuple[bool, list[str]]:
+    """What the end of a test session reports: (the suite fails, the lines to print)."""
+    if not recorder.calls:
+        return False, []
+    report = check(recorder.calls, recorder.stacks, template_path)
+    headline = ["FAILED: a function's role does not allow what its code does in AWS (see NOT ALLOWED)"]
+    return report.failed, (headline if report.failed else []) + report.lines(kept)
 
 
 def _evaluate(report: Report, principal: str, action: str, resource: str, grants: list[tuple[Grant, list[str]]]):

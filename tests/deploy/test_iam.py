@@ -12,10 +12,11 @@ from aws_lambda_powertools.utilities import parameters
 
 from failover import providers
 from failover.domain import Channel
-from failover_local.iam_check import check, event_source_needs, roles
+from failover_local.iam_check import check, event_source_needs, roles, session_verdict
 from failover_local.iam_recorder import (
     RECORDER,
     Call,
+    IamRecorder,
     StackValues,
     acting_as,
     has_resource_level_permissions,
@@ -162,3 +163,23 @@ def test_each_function_sees_only_its_own_variables_and_its_own_caches(stack):
 def test_every_grant_kept_for_an_unreachable_path_is_a_grant_of_the_template():
     granted = {(principal, grant.action) for principal, grants in roles(transform()).items() for grant in grants}
     assert set(KEPT_FOR_UNREACHABLE_PATHS) <= granted
+
+
+def test_a_call_no_role_allows_fails_the_session_naming_function_action_and_resource():
+    """What tests/conftest.py does at the end of the suite, on a recording of its own."""
+    table = "arn:aws:dynamodb:eu-west-1:123456789012:table/failover-local-FlowsTable"
+    recorder = IamRecorder()
+    recorder.stack_started(
+        {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"},
+        {("FlowsTable", "Arn"): table},
+        "eu-west-1",
+        "123456789012",
+    )
+    recorder.record("FailFlowFunction", "dynamodb:UpdateItem", table)
+    assert session_verdict(recorder, {})[0] is False
+    recorder.record("FailFlowFunction", "dynamodb:DeleteItem", table)
+    failed, lines = session_verdict(recorder, {})
+    assert failed
+    assert lines[0].startswith("FAILED")
+    assert f"NOT ALLOWED: FailFlowFunction calls dynamodb:DeleteItem on {table}, which its role does not allow" in lines
+    assert session_verdict(IamRecorder(), {}) == (False, [])
