@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+from failover.providers import routee
 from failover.providers.routee import RouteeProvider
 from failover_local.template import ROOT, load_template
 
@@ -39,7 +40,10 @@ def worst_case_send_seconds(provider: RouteeProvider) -> float:
     backoff = min(retry.backoff_factor * 2 ** max(total - 1, 0), getattr(retry, "backoff_max", 120))
     retry_after = getattr(retry, "cap", math.inf) if retry.respect_retry_after_header else 0.0
     per_call = attempts * (connect + read) + (attempts - 1) * max(backoff, retry_after)
-    return HTTP_CALLS_PER_SEND * per_call
+    # If the adapter also retries a whole send while Routee is surely unavailable (issue 13), its last attempt
+    # may start just before that window closes.
+    outage_window = float(getattr(routee, "SEND_RETRY_WINDOW_SECONDS", 0.0))
+    return outage_window + HTTP_CALLS_PER_SEND * per_call
 
 
 def test_send_step_timeout_covers_the_providers_worst_case_with_margin():
