@@ -269,7 +269,7 @@ class Simulator:
         problems = {SMS: validation.sms, VIBER: validation.viber, VOICE: validation.voice}[channel](body)
         if problems:
             return 400, routee_error(problems.code, problems.message, problems.properties), {}
-        to = body["to"]["phone"] if channel == VOICE else body["to"]
+        to = validation.voice_address(body["to"]) if channel == VOICE else body["to"]
         digit = scenarios.outcome_digit(channel, to)
         if digit == scenarios.REFUSE_AUTH:
             return 401, spring_401(path, "Bad credentials"), {}
