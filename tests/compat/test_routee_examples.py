@@ -107,8 +107,8 @@ def test_how_to_example_runs_in_order_and_its_tracking_and_callback_match_routee
         "imageUrl": "https://image.url",
         "action": {"caption": "Go", "targetUrl": "https://www.routee.net/"},
     }
-    assert (viber["inboundUrl"], viber["country"], viber["from"]) == ("https://inbound.url", "GR", viber["from"])
-    assert viber["from"]  # the sender as Routee names it
+    assert (viber["inboundUrl"], viber["country"]) == ("https://inbound.url", "GR")
+    assert viber["from"] == "Simulator"  # the sender's name as Routee (here the simulator) gives it, not the id
     assert (voice["to"], voice["from"]) == ("+306981234501", "ASenderId")
 
     # OnCompletion: one callback, the final snapshot, in the same shape
