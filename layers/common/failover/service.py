@@ -236,10 +236,8 @@ class FailoverService:
             self._record_refusal(flow, index, channel, refusal)
             return
         self._store.record_accepted(tracking_id, index, accepted.provider_message_id, accepted.price, accepted.parts)
-        if accepted.details:
-            self._store.record_details(tracking_id, index, accepted.details)
-        if accepted.status is not None:
-            self._record(flow, index, channel, Receipt(status=accepted.status))
+        if accepted.status is not None:  # the answer's details (country, sender name) are written with its status
+            self._record(flow, index, channel, Receipt(status=accepted.status, details=accepted.details))
         logger.info("Step sent", extra={"trackingId": tracking_id, "index": index, "channel": channel.value})
         count("MessagesSent", channel)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -247,18 +246,6 @@ class FlowStore:
         """The provider's id for the message; it never touches a status a receipt may already have written."""
         changes = {"providerMessageId": provider_message_id, "price": price, "parts": parts}
         changes = {k: v for k, v in changes.items() if v is not None}
-        self._table.update_item(
-            Key={"pk": _pk(tracking_id), "sk": _msg_sk(index)},
-            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in changes),
-            ExpressionAttributeNames={f"#{k}": k for k in changes},
-            ExpressionAttributeValues=_dynamo({f":{k}": v for k, v in changes.items()}),
-        )
-
-    def record_details(self, tracking_id: str, index: int, details: Mapping[str, Any]) -> None:
-        """What the provider told about a message besides its status (country, sender name, ..)."""
-        changes = {k: v for k, v in details.items() if v is not None}
-        if not changes:
-            return
         self._table.update_item(
             Key={"pk": _pk(tracking_id), "sk": _msg_sk(index)},
             UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in changes),

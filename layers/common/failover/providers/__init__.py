@@ -31,7 +31,7 @@ class Accepted:
     status: str | None = None  # the channel's canonical status from the send response, if any
     price: float | None = None
     parts: int | None = None  # SMS: how many parts, so many receipts
-    details: Mapping[str, Any] = field(default_factory=dict)  # domain.MESSAGE_DETAILS the answer tells
+    details: Mapping[str, Any] = field(default_factory=dict)  # domain.MESSAGE_DETAILS, recorded with `status`
 
 
 @dataclass(frozen=True)
