@@ -7,6 +7,7 @@ import pytest
 from failover.domain import (
     FailoverRequest,
     FlowStatus,
+    created_flow,
     flow_snapshot,
     message_snapshot,
     parse_timestamp,
@@ -370,3 +371,25 @@ def test_parse_timestamp(value, expected):
     parsed = parse_timestamp(value)
     assert parsed == expected
     assert parsed.utcoffset() is not None
+
+
+# --- the POST /failover answer ------------------------------------------------------------------------------
+
+
+def test_created_flow_echoes_the_flow_as_routee_does():
+    stored = flow(status="Queued", callback={"url": "https://x.example/cb", "strategy": "OnChange"}, notify=True)
+    answer = created_flow({**stored, "applicationId": "app", "timeouts": [1, 2, 3]})
+    assert answer == {
+        "trackingId": stored["trackingId"],
+        "flow": stored["steps"],  # each step with its defaults, in running order
+        "callback": {"url": "https://x.example/cb", "strategy": "OnChange"},
+        "status": "Queued",
+        "createdAt": CREATED,
+    }  # nothing internal (applicationId, timeouts, notify) leaks
+    assert [s["order"] for s in answer["flow"]] == [10, 20, 30]
+
+
+def test_created_flow_adds_restrictions_and_scheduled_date_only_when_given():
+    answer = created_flow(flow(status="Queued", restrictions={"a": 1}, scheduledDate="2030-01-01T00:00:00.000Z"))
+    assert (answer["restrictions"], answer["scheduledDate"]) == ({"a": 1}, "2030-01-01T00:00:00.000Z")
+    assert "callback" not in created_flow(flow(status="Queued"))
