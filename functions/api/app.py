@@ -5,6 +5,7 @@ GET /openapi.json).
 The authorizer has checked the bearer token; its context names the calling application.
 """
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -13,17 +14,20 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
-from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.logging import correlation_paths
+from pydantic import ValidationError
 
 from failover.access import RateLimited
 from failover.domain import (
     MAX_PAGE_SIZE,
+    CreatedFlowModel,
     ErrorModel,
     FailoverRequest,
     FlowPageModel,
     FlowSnapshotModel,
     GatewayMessageModel,
+    TrackingFilter,
     TrackingSearch,
     error_properties,
 )
@@ -73,7 +77,9 @@ def caller() -> str:
     "/failover",
     summary="Start a failover flow",
     responses={
-        200: _json(FlowSnapshotModel, "The new flow (Queued); with a repeated Idempotency-Key, the first answer"),
+        200: _json(
+            CreatedFlowModel, "The created flow, echoed (Queued); with a repeated Idempotency-Key, the first answer"
+        ),
         **_BAD_REQUEST,
         409: _json(ErrorModel, "A request with this Idempotency-Key is still being processed"),
         422: _json(ErrorModel, "This Idempotency-Key was used with another body"),
@@ -98,18 +104,24 @@ def create_flow(
 
 @app.post(
     "/failover/tracking",
-    summary="Search the caller's flows in a time range, newest first",
+    summary="Search the caller's flows in a time range, newest first, optionally filtered",
     responses={200: _json(FlowPageModel, "One page of flows"), **_BAD_REQUEST, **_COMMON},
 )
 @tracer.capture_method
 def search_flows(
-    search: TrackingSearch,
-    page: Annotated[int | None, Query(ge=0, le=100_000, description="Overrides the body's page")] = None,
-    size: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Overrides the body's size")] = None,
+    search: Annotated[TrackingFilter | None, Body(description="Routee's filter (may be left out)")] = None,
+    dateStart: Annotated[datetime | None, Query(description="Required here or in the body (our extension)")] = None,
+    dateEnd: Annotated[datetime | None, Query(description="Required here or in the body (our extension)")] = None,
+    page: Annotated[int | None, Query(ge=0, le=100_000, description="0-based; default 0")] = None,
+    size: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Default 10")] = None,
 ) -> dict:
-    # Routee's (Spring's) paging comes in the query string; the body may carry it as well.
-    paging = {k: v for k, v in {"page": page, "size": size}.items() if v is not None}
-    return service.search(search.model_copy(update=paging), caller())
+    # Routee's (Spring's) range and paging come in the query string; the body may carry them as well.
+    query = {"dateStart": dateStart, "dateEnd": dateEnd, "page": page, "size": size}
+    try:
+        request = TrackingSearch.of(query, search)
+    except ValidationError as error:  # a missing or reversed range
+        raise InvalidRequest(error_properties(list(error.errors()))) from None
+    return service.search(request, caller())
 
 
 @app.get(

@@ -248,7 +248,8 @@ def test_search_filters_on_status_and_time(api):
         "totalPages": 0,
         "totalElements": 0,
         "number": 0,
-        "size": 20,
+        "size": 10,  # Routee's default page size
+        "numberOfElements": 0,
         "first": True,
         "last": True,
     }

@@ -11,7 +11,7 @@ from failover.providers import InvalidReceipt
 from failover.providers.routee import RouteeProvider
 from failover_local.simulator import PRICES, Simulator
 
-from .conftest import Receiver, decoded, definition, number, outbound, wait_until
+from .conftest import SAY, Receiver, decoded, definition, number, outbound, wait_until
 
 # ---------------------------------------------------------------------------------------------------------
 # Requests
@@ -38,7 +38,7 @@ def test_sms_request(sim: Simulator, provider: RouteeProvider, receiver: Receive
     assert (accepted.provider_message_id, accepted.status, accepted.parts) == (sent.tracking_id, "Queued", 1)
 
 
-@pytest.mark.parametrize(("minutes", "seconds"), [(10.0, 600), (0.5, 30), (1440, 86400), (2.26, 136)])
+@pytest.mark.parametrize(("minutes", "seconds"), [(10.0, 600), (0.5, 30), (1440, 86400), (2.3, 138)])
 def test_viber_ttl_minutes_become_seconds(
     sim: Simulator, provider: RouteeProvider, receiver: Receiver, minutes: float, seconds: int
 ) -> None:
@@ -85,6 +85,44 @@ def test_viber_image_only(sim: Simulator, provider: RouteeProvider, receiver: Re
     step = definition(Channel.VIBER, "+306900000000", message={"imageUrl": "https://example.com/a.png"})
     provider.send(outbound(Channel.VIBER, step, receiver))
     assert sim.messages()[0].request["body"] == {"imageURL": "https://example.com/a.png"}
+
+
+def test_sms_request_leaves_transcode_out_and_passes_the_url_shortener(
+    sim: Simulator, provider: RouteeProvider, receiver: Receiver
+) -> None:
+    message = {"body": "See https://example.com/a", "urlShortener": {"domain": "rt.ee"}}
+    provider.send(outbound(Channel.SMS, definition(Channel.SMS, "+306900000000", message=message), receiver))
+    sent = sim.messages()[0].request
+    assert "transcode" not in sent  # Routee then applies the application's own setting
+    assert sent["urlShortener"] == {"domain": "rt.ee"}
+
+
+def test_viber_request_passes_inbound_url_label_and_attachments(
+    sim: Simulator, provider: RouteeProvider, receiver: Receiver
+) -> None:
+    file = {"fileName": "invoice.pdf", "fileType": "pdf", "fileUrl": "https://example.com/invoice.pdf"}
+    step = definition(
+        Channel.VIBER, "+306900000000", inboundUrl="https://example.com/in", label="otp", message={"viberFile": file}
+    )
+    provider.send(outbound(Channel.VIBER, step, receiver))
+    sent = sim.messages()[0].request
+    assert (sent["inboundUrl"], sent["label"], sent["body"]) == ("https://example.com/in", "otp", {"viberFile": file})
+
+
+def test_voice_request_as_in_routees_example(sim: Simulator, provider: RouteeProvider, receiver: Receiver) -> None:
+    play = {"type": "PLAY", "repeat": 2, "fileURL": "http://example.com/monkey.wav", "bargeIn": False}
+    step = definition(Channel.VOICE, "+306900000000", **{"from": "ASenderId"}, dialPlan={"verbs": [play, SAY]})
+    step["to"] = {"phone": "+306900000000", "viber": "", "sip": ""}  # blanks, should any reach it
+    provider.send(outbound(Channel.VOICE, step, receiver))
+    sent = sim.messages()[0].request
+    assert (sent["from"], sent["to"]) == ("ASenderId", {"phone": "+306900000000"})  # blanks are not sent
+    assert [verb["type"] for verb in sent["dialPlan"]["verbs"]] == ["PLAY", "SAY"]
+
+
+def test_voice_request_to_a_sip_address(sim: Simulator, provider: RouteeProvider, receiver: Receiver) -> None:
+    step = {**definition(Channel.VOICE, "+306900000000"), "to": {"sip": "sip:alice@example.com"}}
+    provider.send(outbound(Channel.VOICE, step, receiver))
+    assert sim.messages()[0].request["to"] == {"sip": "sip:alice@example.com"}
 
 
 def test_voice_request(sim: Simulator, provider: RouteeProvider, receiver: Receiver) -> None:
@@ -217,12 +255,28 @@ def test_parse_reference_examples() -> None:
     viber = parse(Channel.VIBER, VIBER_EXAMPLE)
     voice = parse(Channel.VOICE, VOICE_EXAMPLE)
 
-    assert sms == _receipt(
-        "Delivered", "66fb6987-0000", "Delivered", "Delivered to handset", "2019-07-05T10:28:49.000Z", 0.036, 1, 1
-    )
-    assert viber == _receipt(
-        "DELIVERED", "viber-1", "Delivered", "Delivered", "2024-07-10T03:32:32.916Z", 0.035, None, None
-    )
+    sms_details = {"country": "GR", "operator": "Vodafone", "smsId": "1274d238-0000", "latency": 4.0, "part": 1}
+    assert vars(sms) == {
+        **vars(
+            _receipt(
+                "Delivered",
+                "66fb6987-0000",
+                "Delivered",
+                "Delivered to handset",
+                "2019-07-05T10:28:49.000Z",
+                0.036,
+                1,
+                1,
+            )
+        ),
+        "details": sms_details,
+    }
+    assert vars(viber) == {
+        **vars(
+            _receipt("DELIVERED", "viber-1", "Delivered", "Delivered", "2024-07-10T03:32:32.916Z", 0.035, None, None)
+        ),
+        "details": {"senderName": "MyBrand"},  # Viber's `from` is the sender's name
+    }
     assert voice == _receipt("Completed", "conversation-1", None, None, "2024-07-10T03:32:32.916Z", 0.012, None, None)
 
 

@@ -49,7 +49,11 @@ SAY = {"type": "SAY", "message": {"text": "Hi", "language": "en-US", "gender": "
         ),
         ("/voice/conversation", voice_request(TO, **{"from": "302100000000"}), "from"),
         ("/voice/conversation", {**voice_request(TO), "to": {"phone": "12"}}, "to.phone"),
-        ("/voice/conversation", voice_request(TO, dialPlan={"verbs": [SAY, SAY]}), "dialPlan.verbs"),
+        ("/voice/conversation", voice_request(TO, dialPlan={"verbs": [SAY] * 11}), "dialPlan.verbs"),
+        ("/voice/conversation", voice_request(TO, dialPlan={"verbs": []}), "dialPlan.verbs"),
+        ("/voice/conversation", {**voice_request(TO), "to": {"phone": "", "viber": "", "sip": ""}}, "to"),
+        ("/voice/conversation", {**voice_request(TO), "to": {"sip": "alice"}}, "to.sip"),
+        ("/voice/conversation", voice_request(TO, **{"from": "Twelve chars"}), "from"),
         (
             "/voice/conversation",
             voice_request(TO, dialPlan={"verbs": [{**SAY, "message": {**SAY["message"], "language": "xx-XX"}}]}),

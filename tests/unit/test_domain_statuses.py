@@ -22,7 +22,9 @@ from failover.domain import (
 
 VIBER, SMS, VOICE = Channel.VIBER, Channel.SMS, Channel.VOICE
 
-# The status model of the reference (routee-api.md) and the seed (000_*.txt), one row per status.
+# The status model of the reference (routee-api.md), the seed (000_*.txt) and Routee's status pages (SMS "Network
+# Error" from docs.routee.net/reference/send-single-sms, Voice "Unknown" from docs/voice-messaging-statuses), one row
+# per status.
 STATUS_TABLE = [
     (VIBER, "QUEUED", Kind.PENDING),
     (VIBER, "DELIVERED", Kind.SUCCESS),
@@ -36,6 +38,7 @@ STATUS_TABLE = [
     (SMS, "Delivered", Kind.SUCCESS),
     (SMS, "Undelivered", Kind.FAILURE),
     (SMS, "Failed", Kind.FAILURE),
+    (SMS, "Network Error", Kind.FAILURE),
     (SMS, "Unsent", Kind.NO_BALANCE),
     (VOICE, "Queued", Kind.PENDING),
     (VOICE, "Initiated", Kind.PENDING),
@@ -45,6 +48,7 @@ STATUS_TABLE = [
     (VOICE, "Busy", Kind.FAILURE),
     (VOICE, "NoAnswer", Kind.FAILURE),
     (VOICE, "Failed", Kind.FAILURE),
+    (VOICE, "Unknown", Kind.FAILURE),
     (VOICE, "Unsent", Kind.NO_BALANCE),
     (VOICE, "Terminated", Kind.NO_BALANCE),
 ]
@@ -97,6 +101,8 @@ def test_canonical_status_is_identity_on_canonical_spelling(channel, status, _ki
         (VOICE, "BUSY", "Busy"),
         (VOICE, "inprogress", "InProgress"),
         (VOICE, "TERMINATED", "Terminated"),
+        (SMS, "network error", "Network Error"),
+        (VOICE, "UNKNOWN", "Unknown"),
     ],
 )
 def test_canonical_status_is_case_insensitive(channel, name, expected):
@@ -160,11 +166,12 @@ def test_seen_may_follow_delivered_and_outranks_every_viber_status():
     ("channel", "expected"),
     [
         (VIBER, {"UNDELIVERED", "EXPIRED", "FAILED"}),
-        (SMS, {"Undelivered", "Failed"}),
-        (VOICE, {"Busy", "NoAnswer", "Failed"}),
+        (SMS, {"Undelivered", "Failed", "Network Error"}),
+        # Routee documents every final Voice status as a possible failover status
+        (VOICE, {"Completed", "Busy", "NoAnswer", "Failed", "Unknown", "Unsent", "Terminated"}),
     ],
 )
-def test_failover_candidates_are_the_final_unsuccessful_non_balance_statuses(channel, expected):
+def test_failover_candidates(channel, expected):
     candidates = failover_candidates(channel)
     assert isinstance(candidates, tuple)
     assert set(candidates) == expected
@@ -175,8 +182,8 @@ def test_failover_candidates_are_the_final_unsuccessful_non_balance_statuses(cha
     ("channel", "expected"),
     [
         (VIBER, {"EXPIRED", "FAILED", "UNDELIVERED"}),
-        (SMS, {"Undelivered", "Failed"}),
-        (VOICE, {"Busy", "NoAnswer"}),
+        (SMS, {"Undelivered", "Failed", "Network Error"}),  # Routee's two, and the failure its list predates
+        (VOICE, {"Busy", "NoAnswer", "Unknown"}),
     ],
 )
 def test_default_failover_statuses_follow_the_reference(channel, expected):

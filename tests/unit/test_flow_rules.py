@@ -60,12 +60,28 @@ def test_success_ends_the_flow_succeeded_on_that_channel(channel, status, next_s
 
 @pytest.mark.parametrize(("channel", "status"), _all(Kind.NO_BALANCE))
 @pytest.mark.parametrize("next_step", [NEXT, None])
-def test_no_balance_fails_the_flow_with_code_1_even_when_failover_would_apply(channel, status, next_step):
-    # Even if a caller lists the status (validation would refuse it), balance ends the flow: no failover.
+def test_no_balance_fails_the_flow_with_code_1_unless_voice_names_it(channel, status, next_step):
+    # Sms and Viber cannot name a balance status (validation refuses it): balance ends the flow. Voice may name
+    # Unsent and Terminated (Routee documents them as Voice failover statuses): then the flow moves on.
     verdict = judge(channel, status, [status, *DEFAULT_FAILOVER_ON[channel]], next_step)
-    assert verdict == Verdict(
-        outcome=Outcome.FAILED, statusCode=StatusCode.INSUFFICIENT_BALANCE, terminationChannel=channel
+    if channel is Channel.VOICE and next_step is not None:
+        assert verdict == Verdict(outcome=Outcome.NEXT, index=NEXT[0], timeoutSeconds=NEXT[1])
+    else:
+        assert verdict == Verdict(
+            outcome=Outcome.FAILED, statusCode=StatusCode.INSUFFICIENT_BALANCE, terminationChannel=channel
+        )
+    assert judge(channel, status, DEFAULT_FAILOVER_ON[channel], next_step).statusCode is (
+        StatusCode.INSUFFICIENT_BALANCE
     )
+
+
+@pytest.mark.parametrize("next_step", [NEXT, None])
+def test_voice_may_fail_over_on_completed(next_step):
+    verdict = judge(Channel.VOICE, "Completed", ["Completed", "Busy"], next_step)
+    if next_step is None:  # nothing to move on to: a completed call is still a success
+        assert verdict == Verdict(outcome=Outcome.SUCCEEDED, terminationChannel=Channel.VOICE)
+    else:
+        assert verdict == Verdict(outcome=Outcome.NEXT, index=NEXT[0], timeoutSeconds=NEXT[1])
 
 
 @pytest.mark.parametrize(("channel", "status"), _all(Kind.FAILURE))

@@ -7,6 +7,7 @@ import pytest
 from failover.domain import (
     FailoverRequest,
     FlowStatus,
+    created_flow,
     flow_snapshot,
     message_snapshot,
     parse_timestamp,
@@ -21,6 +22,7 @@ TOP_LEVEL_KEYS = {
     "deliveredOnMultipleChannels",
     "trackingId",
     "status",
+    "statusCode",
     "terminationChannel",
     "totalPrice",
     "originatingService",
@@ -34,6 +36,7 @@ MESSAGE_KEYS = {
     "trackingId",
     "to",
     "from",
+    "country",
     "order",
     "ttl",
     "failoverOnStatuses",
@@ -114,6 +117,7 @@ def test_snapshot_of_a_new_flow():
     assert snapshot == {
         "trackingId": "5b7e0b8e-1f7b-4c6e-9a49-2d7bfa0c9f11",
         "status": "Queued",
+        "statusCode": None,  # Routee shows the key, null unless Failed
         "terminationChannel": None,
         "totalPrice": 0,
         "originatingService": "Failover",
@@ -129,13 +133,10 @@ def test_snapshot_of_a_new_flow():
     ("status", "has_code"),
     [("Queued", False), ("InProgress", False), ("Succeeded", False), ("Failed", True)],
 )
-def test_status_code_only_when_failed(status, has_code):
+def test_status_code_is_null_unless_failed(status, has_code):
     snapshot = flow_snapshot(flow(status=status, statusCode="2", terminationChannel="Sms"), [])
-    expected_keys = TOP_LEVEL_KEYS | ({"statusCode"} if has_code else set())
-    assert set(snapshot) == expected_keys
-    if has_code:
-        assert snapshot["statusCode"] == "2"
-        assert isinstance(snapshot["statusCode"], str)
+    assert set(snapshot) == TOP_LEVEL_KEYS
+    assert snapshot["statusCode"] == ("2" if has_code else None)
 
 
 def test_termination_channel_and_application_id_are_passed_through():
@@ -214,7 +215,11 @@ def test_total_price_has_no_float_noise():
 
 @pytest.mark.parametrize(
     ("index", "own_keys"),
-    [(0, {"expireOnDelivery", "expiredOnDeliveryAt"}), (1, {"parts"}), (2, set())],
+    [
+        (0, {"senderInfoTrackingId", "body", "label", "inboundUrl", "expireOnDelivery", "expiredOnDeliveryAt"}),
+        (1, {"messageId", "smsId", "body", "label", "operator", "part", "parts", "latency"}),
+        (2, set()),
+    ],
 )
 def test_message_keys_per_channel(index, own_keys):
     (rendered,) = flow_snapshot(flow(), [message(index, "QUEUED" if index == 0 else "Queued")])["messages"]
@@ -226,13 +231,24 @@ def test_message_keys_per_channel(index, own_keys):
 def test_viber_message():
     definition = steps()[0]
     stored = message(
-        0, "DELIVERED", updated="2024-07-10T03:33:00.000Z", price=0.035, expiredOnDeliveryAt="2024-07-10T03:33:30Z"
+        0,
+        "DELIVERED",
+        updated="2024-07-10T03:33:00.000Z",
+        price=0.035,
+        expiredOnDeliveryAt="2024-07-10T03:33:30Z",
+        senderName="MyBank",
+        country="GR",
     )
     assert message_snapshot(definition, stored) == {
         "type": "Viber",
         "trackingId": "provider-0",
         "to": PHONE,
-        "from": "sender-1",  # Viber's sender is its senderInfoTrackingId
+        "from": "MyBank",  # the sender's name, as Routee reported it
+        "senderInfoTrackingId": "sender-1",
+        "country": "GR",
+        "body": {"text": "Your code is 123", "imageUrl": None, "action": None},
+        "label": None,
+        "inboundUrl": None,
         "order": 10,
         "ttl": 0.5,
         "failoverOnStatuses": ["EXPIRED"],
@@ -249,17 +265,36 @@ def test_viber_message():
 
 
 def test_sms_message():
-    rendered = message_snapshot(steps()[1], message(1, "Delivered", updated=CREATED, price=0.072, parts=2))
+    stored = message(
+        1, "Delivered", updated=CREATED, price=0.072, parts=2, part=2, smsId="part-2", operator="Cosmote", latency=4
+    )
+    rendered = message_snapshot(steps()[1], stored)
     assert (rendered["type"], rendered["from"], rendered["to"]) == ("Sms", "Brand", PHONE)
     assert (rendered["ttl"], rendered["parts"], rendered["price"]) == (30, 2, 0.072)
-    assert rendered["failoverOnStatuses"] == ["Undelivered", "Failed"]
+    assert rendered["failoverOnStatuses"] == ["Undelivered", "Failed", "Network Error"]
+    assert (rendered["messageId"], rendered["trackingId"], rendered["smsId"]) == ("provider-1", "provider-1", "part-2")
+    assert (rendered["body"], rendered["label"], rendered["part"]) == ("Your code is 123", None, 2)
+    assert (rendered["operator"], rendered["latency"], rendered["country"]) == ("Cosmote", 4, None)
+
+
+def test_viber_from_is_null_until_routee_names_the_sender():
+    assert message_snapshot(steps()[0], message(0, "QUEUED"))["from"] is None
 
 
 def test_voice_to_is_rendered_as_the_phone_string():
     rendered = message_snapshot(steps()[2], message(2, "Completed", updated=CREATED, price=0.012))
     assert rendered["to"] == PHONE
     assert (rendered["type"], rendered["from"], rendered["ttl"]) == ("Voice", "302101234567", 10)
-    assert rendered["failoverOnStatuses"] == ["Busy", "NoAnswer"]
+    assert rendered["failoverOnStatuses"] == ["Busy", "NoAnswer", "Unknown"]
+
+
+@pytest.mark.parametrize(
+    ("to", "expected"),
+    [({"phone": PHONE, "viber": "", "sip": ""}, PHONE), ({"sip": "sip:alice@example.com"}, "sip:alice@example.com")],
+)
+def test_voice_to_is_the_address_called(to, expected):
+    definition = {**steps()[2], "to": to}
+    assert message_snapshot(definition, message(2))["to"] == expected
 
 
 @pytest.mark.parametrize(("ttl", "expected"), [(10.0, 10), (10, 10), (0.5, 0.5), (1440, 1440), (None, None)])
@@ -336,3 +371,25 @@ def test_parse_timestamp(value, expected):
     parsed = parse_timestamp(value)
     assert parsed == expected
     assert parsed.utcoffset() is not None
+
+
+# --- the POST /failover answer ------------------------------------------------------------------------------
+
+
+def test_created_flow_echoes_the_flow_as_routee_does():
+    stored = flow(status="Queued", callback={"url": "https://x.example/cb", "strategy": "OnChange"}, notify=True)
+    answer = created_flow({**stored, "applicationId": "app", "timeouts": [1, 2, 3]})
+    assert answer == {
+        "trackingId": stored["trackingId"],
+        "flow": stored["steps"],  # each step with its defaults, in running order
+        "callback": {"url": "https://x.example/cb", "strategy": "OnChange"},
+        "status": "Queued",
+        "createdAt": CREATED,
+    }  # nothing internal (applicationId, timeouts, notify) leaks
+    assert [s["order"] for s in answer["flow"]] == [10, 20, 30]
+
+
+def test_created_flow_adds_restrictions_and_scheduled_date_only_when_given():
+    answer = created_flow(flow(status="Queued", restrictions={"a": 1}, scheduledDate="2030-01-01T00:00:00.000Z"))
+    assert (answer["restrictions"], answer["scheduledDate"]) == ({"a": 1}, "2030-01-01T00:00:00.000Z")
+    assert "callback" not in created_flow(flow(status="Queued"))

@@ -138,8 +138,8 @@ def test_steps_run_in_ascending_order_not_array_order():
     ("step", "ttl", "failover"),
     [
         (viber(), 10, ["EXPIRED", "FAILED", "UNDELIVERED"]),
-        (sms(), 1200, ["Undelivered", "Failed"]),
-        (voice(), 10, ["Busy", "NoAnswer"]),
+        (sms(), 1200, ["Undelivered", "Failed", "Network Error"]),
+        (voice(), 10, ["Busy", "NoAnswer", "Unknown"]),
     ],
 )
 def test_defaults_per_channel(step, ttl, failover):
@@ -159,7 +159,9 @@ def test_null_failover_statuses_take_the_defaults(make):
 
 def test_sms_message_and_viber_step_defaults():
     sms_step, viber_step = parse(body(sms(order=1), viber(order=2))).flow
-    assert (sms_step.message.flash, sms_step.message.transcode, sms_step.message.label) == (False, False, None)
+    # transcode left out stays out: Routee then applies the application's own setting
+    assert (sms_step.message.flash, sms_step.message.transcode, sms_step.message.label) == (False, None, None)
+    assert "transcode" not in step_definition(sms_step)["message"]
     assert viber_step.expireOnDelivery is False
 
 
@@ -217,10 +219,27 @@ def test_invalid_voice_recipient(number):
     assert_only_problem(body(voice(to={"phone": number})), "flow[0].to.phone")
 
 
-@pytest.mark.parametrize("to", [PHONE, {"sip": "sip:1@example.com"}, {}])
-def test_voice_recipient_must_be_a_phone_object(to):
+@pytest.mark.parametrize(
+    ("to", "address", "stored"),
+    [
+        (PHONE, PHONE, {"phone": PHONE}),  # a bare string is the phone
+        ({"phone": PHONE, "viber": "", "sip": ""}, PHONE, {"phone": PHONE}),  # Routee's example: blanks are absent
+        ({"sip": "sip:alice@example.com"}, "sip:alice@example.com", {"sip": "sip:alice@example.com"}),
+        ({"viber": "306912345678"}, "306912345678", {"viber": "306912345678"}),
+    ],
+)
+def test_voice_recipient_is_phone_viber_or_sip(to, address, stored):
+    (step,) = parse(body(voice(to=to))).flow
+    assert step.recipient == address
+    assert step_definition(step)["to"] == stored
+
+
+@pytest.mark.parametrize(
+    "to", [{}, {"phone": "", "viber": "", "sip": ""}, {"sip": "alice"}, {"viber": "12"}, {"fax": PHONE}]
+)
+def test_voice_recipient_needs_one_valid_address(to):
     found = problems(body(voice(to=to)))
-    assert all(key.startswith("flow[0].to") for key in found), found
+    assert found and all(key.startswith("flow[0].to") for key in found), found
 
 
 def test_non_string_recipient_is_rejected():
@@ -281,7 +300,12 @@ def test_voice_caller_id_with_or_without_plus_keeps_its_spelling(caller):
     assert step.from_ == caller
 
 
-@pytest.mark.parametrize("caller", ["Brand", "12", "447700900123", "+30 210 1234567"])
+@pytest.mark.parametrize("caller", ["ASenderId", "Brand"])
+def test_voice_caller_may_be_an_alphanumeric_sender(caller):
+    assert parse(body(voice(**{"from": caller}))).flow[0].from_ == caller
+
+
+@pytest.mark.parametrize("caller", ["12", "447700900123", "+30 210 1234567", "TwelveLetters", ""])
 def test_invalid_voice_caller_id(caller):
     assert_only_problem(body(viber(order=1), voice(order=2, **{"from": caller})), "flow[1].from")
 
@@ -342,10 +366,11 @@ def test_order_is_required():
     assert_only_problem(body(step), "flow[0].order")
 
 
-@pytest.mark.parametrize("orders", [(1, 1), (2, 1, 2), (3, 3, 3)])
-def test_duplicate_order_is_rejected_on_flow(orders):
-    message = assert_only_problem(body(*(sms(order=o) for o in orders)), "flow")
-    assert "unique" in message
+def test_a_repeated_order_runs_in_array_order():
+    # Routee's own how-to example repeats "order": 2; steps sort stably by (order, position in the array).
+    request = parse(body(sms(order=2, to=OTHER_PHONE), viber(order=1), voice(order=2), sms(order=1)))
+    assert [(s.type, s.order) for s in request.ordered_steps()] == [("Viber", 1), ("Sms", 1), ("Sms", 2), ("Voice", 2)]
+    assert request.ordered_steps()[2].recipient == OTHER_PHONE
 
 
 def test_orders_need_not_be_contiguous():
@@ -528,7 +553,7 @@ def test_say_languages_are_the_reference_list():
         (say(repeat=0), "flow[0].dialPlan.verbs[0].repeat"),
         (say(repeat=11), "flow[0].dialPlan.verbs[0].repeat"),
         ({"type": "PLAY", "fileURL": "https://example.com/a.mp3"}, "flow[0].dialPlan.verbs[0].fileURL"),
-        ({"type": "PLAY", "fileURL": "http://example.com/a.wav"}, "flow[0].dialPlan.verbs[0].fileURL"),
+        ({"type": "PLAY", "fileURL": "ftp://example.com/a.wav"}, "flow[0].dialPlan.verbs[0].fileURL"),
         ({"type": "PLAY"}, "flow[0].dialPlan.verbs[0].fileURL"),
     ],
 )
@@ -543,6 +568,7 @@ def test_voice_verb_errors(verb, key):
         "https://example.com/A.WAV",
         "https://example.com/a.wav?sig=abc",
         "https://e.com/x/y.wav",
+        "http://www.externalharddrive.com/waves/animal/monkey.wav",  # Routee's example: http
     ],
 )
 def test_play_verb_takes_a_wav_file(url):
@@ -554,9 +580,21 @@ def test_play_verb_takes_a_wav_file(url):
     assert (verb.type, verb.fileURL, verb.repeat) == ("PLAY", url, 10)
 
 
-@pytest.mark.parametrize("verbs", [[], [say(), say()]])
-def test_dial_plan_has_exactly_one_verb(verbs):
+@pytest.mark.parametrize("verbs", [[], [say()] * 11])
+def test_dial_plan_has_one_to_ten_verbs(verbs):
     assert_only_problem(body(voice(dialPlan={"verbs": verbs})), "flow[0].dialPlan.verbs")
+
+
+def test_dial_plan_verbs_run_in_sequence():
+    play = {"type": "PLAY", "repeat": 2, "fileURL": "http://example.com/a.wav", "bargeIn": False}
+    (step,) = parse(body(voice(dialPlan={"verbs": [play, say(repeat=3)]}))).flow
+    assert [(v.type, v.repeat) for v in step.dialPlan.verbs] == [("PLAY", 2), ("SAY", 3)]
+
+
+def test_dial_plans_spelling_is_accepted():
+    step = voice()
+    step["dialPlans"] = step.pop("dialPlan")
+    assert parse(body(step)).flow[0].dialPlan.verbs[0].type == "SAY"
 
 
 def test_unknown_verb_type_is_reported_on_the_verb_type():
@@ -590,6 +628,12 @@ def test_machine_detection_strategy(strategy, ok):
         (sms, ["Failed", "FAILED", "failed"], ["Failed"]),  # repeated spellings collapse
         (voice, ["BUSY", "noanswer", "failed"], ["Busy", "NoAnswer", "Failed"]),
         (voice, ["Failed"], ["Failed"]),
+        (
+            voice,
+            ["completed", "Busy", "NoAnswer", "failed", "Unsent", "terminated", "unknown"],
+            ["Completed", "Busy", "NoAnswer", "Failed", "Unsent", "Terminated", "Unknown"],
+        ),
+        (sms, ["network error"], ["Network Error"]),
     ],
 )
 def test_failover_statuses_are_matched_case_insensitively_and_stored_canonically(make, given, stored):
@@ -609,9 +653,6 @@ def test_failover_statuses_are_matched_case_insensitively_and_stored_canonically
         (sms, "Sent"),
         (sms, "Expired"),  # a detailedStatus, not a status
         (sms, "NoAnswer"),
-        (voice, "Completed"),
-        (voice, "Terminated"),
-        (voice, "Unsent"),
         (voice, "Ringing"),
         (voice, "Undelivered"),
         (voice, "nope"),
@@ -768,3 +809,58 @@ def test_error_properties_from_invalid_json():
     with pytest.raises(ValidationError) as caught:
         FailoverRequest.model_validate_json('{"flow": [')
     assert error_properties(caught.value.errors()) == {"body": "is not valid JSON"}
+
+
+# --- Routee's other documented fields -------------------------------------------------------------------
+
+
+def test_viber_inbound_url_label_file_and_video():
+    file = {"fileName": "invoice.pdf", "fileType": "pdf", "fileUrl": "https://example.com/invoice.pdf"}
+    video = {"videoURL": "https://example.com/v.mp4", "thumbnailUrl": "https://example.com/t.png", "duration": 10}
+    steps = [
+        viber(order=1, inboundUrl="https://example.com/inbound", label="otp", message={"viberFile": file}),
+        viber(order=2, message={"text": "Watch", "viberVideo": video}),
+        viber(order=3, viberFile=file, message={}),  # beside the message, as the reference's table lists it
+    ]
+    first, second, third = (step_definition(s) for s in parse(body(*steps)).ordered_steps())
+    assert (first["inboundUrl"], first["label"], first["message"]["viberFile"]) == (
+        "https://example.com/inbound",
+        "otp",
+        file,
+    )
+    assert second["message"]["viberVideo"]["videoUrl"] == "https://example.com/v.mp4"
+    assert third["message"] == {"viberFile": file}
+
+
+@pytest.mark.parametrize(
+    ("message", "key"),
+    [
+        ({"viberFile": {"fileName": "x" * 26, "fileType": "pdf", "fileUrl": "https://e.com/a"}}, "fileName"),
+        ({"viberFile": {"fileName": "a.pdf", "fileType": "pdf", "fileUrl": "http://e.com/a"}}, "fileUrl"),
+        ({"viberVideo": {"videoUrl": "http://e.com/v.mp4"}}, "videoUrl"),
+        ({"text": "x", "viberFile": {"fileName": "a", "fileType": "pdf", "fileUrl": "https://e.com/a"}}, "message"),
+    ],
+)
+def test_viber_attachment_errors(message, key):
+    found = problems(body(viber(message=message)))
+    assert any(k.endswith(key) for k in found), found
+
+
+@pytest.mark.parametrize(("ttl", "ok"), [(0.5, True), (12.3, True), (1440.0, True), (1.25, False), (0.55, False)])
+def test_viber_ttl_has_at_most_one_decimal_place(ttl, ok):
+    if ok:
+        assert parse(body(viber(ttl=ttl))).flow[0].ttl == ttl
+    else:
+        assert "decimal" in assert_only_problem(body(viber(ttl=ttl)), "flow[0].ttl")
+
+
+@pytest.mark.parametrize("shortener", [True, {"domain": "rt.ee"}])
+def test_sms_url_shortener_and_restrictions_are_kept(shortener):
+    request = parse(body(sms(message={"body": "x", "urlShortener": shortener}), restrictions={"quietHours": True}))
+    assert step_definition(request.flow[0])["message"]["urlShortener"] == shortener
+    assert request.restrictions == {"quietHours": True}
+
+
+def test_sms_url_shortener_must_be_an_object_or_boolean():
+    found = problems(body(sms(message={"body": "x", "urlShortener": "yes"})))
+    assert found and all(k.startswith("flow[0].message.urlShortener") for k in found), found

@@ -16,8 +16,11 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    JsonValue,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
@@ -78,6 +81,7 @@ STATUSES: dict[Channel, dict[str, Kind]] = {
         "Delivered": Kind.SUCCESS,
         "Undelivered": Kind.FAILURE,
         "Failed": Kind.FAILURE,
+        "Network Error": Kind.FAILURE,  # named only among the statuses /sms callbacks report
         "Unsent": Kind.NO_BALANCE,
     },
     Channel.VOICE: {
@@ -89,15 +93,18 @@ STATUSES: dict[Channel, dict[str, Kind]] = {
         "Busy": Kind.FAILURE,
         "NoAnswer": Kind.FAILURE,
         "Failed": Kind.FAILURE,
+        "Unknown": Kind.FAILURE,  # "could not be sent due to unknown network / carrier error": nothing follows it
         "Unsent": Kind.NO_BALANCE,
         "Terminated": Kind.NO_BALANCE,
     },
 }
 
+# Routee's documented defaults, plus the failures its default lists predate (SMS "Network Error", Voice
+# "Unknown"): a message that could not reach the person moves on, as Failed does (docs/routee-compatibility.md).
 DEFAULT_FAILOVER_ON: dict[Channel, tuple[str, ...]] = {
     Channel.VIBER: ("EXPIRED", "FAILED", "UNDELIVERED"),
-    Channel.SMS: ("Undelivered", "Failed"),
-    Channel.VOICE: ("Busy", "NoAnswer"),
+    Channel.SMS: ("Undelivered", "Failed", "Network Error"),
+    Channel.VOICE: ("Busy", "NoAnswer", "Unknown"),
 }
 
 # What a step becomes when its ttl passes with no final status: (status, detailedStatus).
@@ -179,7 +186,13 @@ def combine_parts(channel: Channel, parts: dict[int, str | None]) -> str:
 
 
 def failover_candidates(channel: Channel) -> tuple[str, ...]:
-    """Statuses a step may name in failoverOnStatuses: the final, unsuccessful ones that balance does not end."""
+    """Statuses a step may name in failoverOnStatuses.
+
+    SMS and Viber: the final, unsuccessful ones that balance does not end. Voice: every final status, as Routee
+    documents (Completed, Busy, NoAnswer, Failed, Unsent, Terminated; and Unknown).
+    """
+    if channel is Channel.VOICE:
+        return tuple(s for s, kind in STATUSES[channel].items() if kind is not Kind.PENDING)
     return tuple(s for s, kind in STATUSES[channel].items() if kind is Kind.FAILURE)
 
 
@@ -224,6 +237,11 @@ def judge(
         raise ValueError(f"{channel} status {status} is not final")
     if forced_code is not None:
         return Verdict(outcome=Outcome.FAILED, statusCode=forced_code, terminationChannel=channel)
+    named = status in failover_on and status in failover_candidates(channel)
+    if kind is not Kind.FAILURE and named and next_step is not None:
+        # Voice may name a success or a balance status (e.g. Completed): the flow moves on to the next step.
+        index, timeout = next_step
+        return Verdict(outcome=Outcome.NEXT, index=index, timeoutSeconds=timeout)
     if kind is Kind.SUCCESS:
         return Verdict(outcome=Outcome.SUCCEEDED, terminationChannel=channel)
     if kind is Kind.NO_BALANCE:
@@ -318,39 +336,82 @@ class ViberAction(_Strict):
     targetUrl: HttpsUrl
 
 
+class ViberFile(_Strict):
+    """A file attachment; Routee checks the file type against its own list, so any short name passes here."""
+
+    fileName: Annotated[str, StringConstraints(min_length=1, max_length=25)]
+    fileType: Annotated[str, StringConstraints(min_length=1, max_length=10, pattern=r"^[A-Za-z0-9]+$")]
+    fileUrl: HttpsUrl
+
+
+class ViberVideo(_Strict):
+    videoUrl: HttpsUrl
+    thumbnailUrl: HttpsUrl | None = None
+    fileSize: int | None = Field(default=None, ge=1, description="bytes")
+    duration: int | None = Field(default=None, ge=1, description="seconds")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_url_spellings(cls, data: Any) -> Any:
+        return _respell(data, {"videoURL": "videoUrl", "thumbnailURL": "thumbnailUrl"})
+
+
+def _respell(data: Any, spellings: dict[str, str]) -> Any:
+    """Routee spells some keys two ways (imageURL / imageUrl): take the other spelling as ours."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    for other, ours in spellings.items():
+        if other in data and ours not in data:
+            data[ours] = data.pop(other)
+    return data
+
+
+# Viber's allowed content, as (text, image, button, file, video) present.
+_VIBER_CONTENT = {
+    (True, False, False, False, False): "text",
+    (False, True, False, False, False): "image",
+    (True, False, True, False, False): "text+button",
+    (True, True, True, False, False): "text+image+button",
+    (False, False, False, True, False): "file",
+    (False, False, False, False, True): "video",
+    (True, False, False, False, True): "video+text",
+    (True, False, True, False, True): "video+text+button",
+}
+
+
 class ViberMessage(_Strict):
     text: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
     imageUrl: HttpsUrl | None = None
     action: ViberAction | None = None
+    viberFile: ViberFile | None = None
+    viberVideo: ViberVideo | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _accept_image_url_spellings(cls, data: Any) -> Any:
         # Routee spells it imageURL in requests and imageUrl in responses; accept both.
-        if isinstance(data, dict) and "imageURL" in data and "imageUrl" not in data:
-            data = {**data, "imageUrl": data["imageURL"]}
-            del data["imageURL"]
-        return data
+        return _respell(data, {"imageURL": "imageUrl"})
 
     @model_validator(mode="after")
     def _allowed_combination(self) -> ViberMessage:
-        shape = (self.text is not None, self.imageUrl is not None, self.action is not None)
-        allowed = {
-            (True, False, False): "text",
-            (False, True, False): "image",
-            (True, False, True): "text+button",
-            (True, True, True): "text+image+button",
-        }
-        if shape not in allowed:
-            raise ValueError("content must be one of: text; image; text+button; text+image+button")
+        shape = tuple(v is not None for v in (self.text, self.imageUrl, self.action, self.viberFile, self.viberVideo))
+        if shape not in _VIBER_CONTENT:
+            raise ValueError(f"content must be one of: {'; '.join(_VIBER_CONTENT.values())}")
         return self
+
+
+# Fields whose shape Routee's reference lists without describing (SMS urlShortener, top-level restrictions):
+# any JSON object (or, for urlShortener, a boolean) is accepted and kept as given.
+JsonObject = dict[str, JsonValue]
 
 
 class SmsMessage(_Strict):
     body: Annotated[str, StringConstraints(min_length=1)]
     flash: bool = False
     label: Annotated[str, StringConstraints(max_length=350)] | None = None
-    transcode: bool = False
+    transcode: bool | None = None  # left out: Routee applies the application's own setting
+    urlShortener: JsonObject | StrictBool | None = None
 
 
 class SayMessage(_Strict):
@@ -368,7 +429,7 @@ class SayVerb(_Strict):
 
 class PlayVerb(_Strict):
     type: Literal["PLAY"]
-    fileURL: HttpsUrl
+    fileURL: Annotated[str, StringConstraints(max_length=1000), AfterValidator(_http_url)]
     repeat: int = Field(default=1, ge=1, le=10)
     bargeIn: bool = False
 
@@ -380,16 +441,55 @@ class PlayVerb(_Strict):
         return value
 
 
+MAX_VERBS = 10
+
+
 class DialPlan(_Strict):
-    verbs: list[Annotated[SayVerb | PlayVerb, Field(discriminator="type")]] = Field(min_length=1, max_length=1)
+    """Verbs run in sequence (Routee's example: PLAY, then SAY)."""
+
+    verbs: list[Annotated[SayVerb | PlayVerb, Field(discriminator="type")]] = Field(min_length=1, max_length=MAX_VERBS)
 
 
 class MachineDetection(_Strict):
     strategy: Literal["Hangup", "Continue"]
 
 
+def _sip_uri(value: str) -> str:
+    if not re.fullmatch(r"sips?:[^\s@]+@[^\s@]+", value):
+        raise ValueError("must be a SIP URI, e.g. sip:alice@example.com")
+    return value
+
+
+def _viber_number(value: str) -> str:
+    """Routee's example writes it without '+' (306971234567); keep the caller's spelling."""
+    _e164(value if value.startswith("+") else f"+{value}")
+    return value
+
+
 class VoiceTo(_Strict):
-    phone: E164
+    """Routee's Voice recipient: a phone, a Viber number or a SIP URI; empty strings count as left out."""
+
+    phone: E164 | None = None
+    viber: Annotated[str, AfterValidator(_viber_number)] | None = None
+    sip: Annotated[str, StringConstraints(max_length=256), AfterValidator(_sip_uri)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v != ""}
+        return data
+
+    @model_validator(mode="after")
+    def _someone(self) -> VoiceTo:
+        if self.phone is None and self.viber is None and self.sip is None:
+            raise ValueError("needs one of phone, viber, sip")
+        return self
+
+    @property
+    def address(self) -> str:
+        """The one the call goes to: phone first, as Routee's example fills only that one."""
+        return self.phone or self.viber or self.sip  # type: ignore[return-value]
 
 
 class _Step(_Strict):
@@ -422,15 +522,33 @@ class _Step(_Strict):
         return self.to  # type: ignore[attr-defined]
 
 
+def _one_decimal(value: float) -> float:
+    if abs(value * 10 - round(value * 10)) > 1e-9:
+        raise ValueError("must have at most one decimal place, e.g. 0.5 or 12.3")
+    return value
+
+
 class ViberStep(_Step):
     type: Literal["Viber"]
     channel: ClassVar[Channel] = Channel.VIBER
     to: E164
     senderInfoTrackingId: NonEmpty
-    ttl: float = Field(default=10, ge=0.5, le=1440)
+    ttl: Annotated[float, AfterValidator(_one_decimal)] = Field(default=10, ge=0.5, le=1440)
     expireOnDelivery: bool = False
     message: ViberMessage
     label: Annotated[str, StringConstraints(max_length=350)] | None = None
+    inboundUrl: Annotated[str, StringConstraints(max_length=2000), AfterValidator(_http_url)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _attachments_in_message(cls, data: Any) -> Any:
+        # Routee's reference lists viberFile and viberVideo beside the message's text: accept them on the step too.
+        if isinstance(data, dict) and isinstance(data.get("message", {}), dict):
+            moved = {k: data[k] for k in ("viberFile", "viberVideo") if k in data}
+            if moved:
+                data = {k: v for k, v in data.items() if k not in moved}
+                data["message"] = {**data.get("message", {}), **moved}
+        return data
 
 
 class SmsStep(_Step):
@@ -444,11 +562,15 @@ class SmsStep(_Step):
     @field_validator("from_")
     @classmethod
     def _sender_id(cls, value: str) -> str:
-        if _NUMERIC_SENDER.fullmatch(value) or (
-            _ALPHANUMERIC_SENDER.fullmatch(value) and value.strip() and not value.isdigit()
-        ):
-            return value
-        raise ValueError("must be up to 16 digits without '+', or up to 11 letters, digits and spaces")
+        return _sender(value)
+
+
+def _sender(value: str) -> str:
+    if _NUMERIC_SENDER.fullmatch(value) or (
+        _ALPHANUMERIC_SENDER.fullmatch(value) and value.strip() and not value.isdigit()
+    ):
+        return value
+    raise ValueError("must be up to 16 digits without '+', or up to 11 letters, digits and spaces")
 
 
 class VoiceStep(_Step):
@@ -460,16 +582,30 @@ class VoiceStep(_Step):
     dialPlan: DialPlan
     machineDetection: MachineDetection | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_routee_spellings(cls, data: Any) -> Any:
+        # The reference's table says dialPlans, its example dialPlan; `to` may be a bare number.
+        data = _respell(data, {"dialPlans": "dialPlan"})
+        if isinstance(data, dict) and isinstance(data.get("to"), str):
+            data = {**data, "to": {"phone": data["to"]}}
+        return data
+
     @field_validator("from_")
     @classmethod
     def _caller_id(cls, value: str) -> str:
-        # Routee's example omits the '+'; accept both and keep the caller's spelling.
-        _e164(value if value.startswith("+") else f"+{value}")
-        return value
+        # A number (Routee's first example omits the '+'; both kept as given) or an alphanumeric sender.
+        if re.fullmatch(r"\+?[0-9]+", value):
+            _e164(value if value.startswith("+") else f"+{value}")
+            return value
+        try:
+            return _sender(value)
+        except ValueError:
+            raise ValueError("must be a phone number (with or without '+') or up to 11 letters and digits") from None
 
     @property
     def recipient(self) -> str:
-        return self.to.phone
+        return self.to.address
 
 
 Step = Annotated[ViberStep | SmsStep | VoiceStep, Field(discriminator="type")]
@@ -483,16 +619,8 @@ class Callback(_Strict):
 class FailoverRequest(_Strict):
     flow: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
     callback: Callback | None = None
+    restrictions: JsonObject | None = None  # Routee's; kept with the flow, not used (docs/routee-compatibility.md)
     scheduledDate: AwareDatetime | None = None  # our extension: the flow stays Queued until then
-
-    @field_validator("flow")
-    @classmethod
-    def _unique_orders(cls, steps: list[_Step]) -> list[_Step]:
-        orders = [s.order for s in steps]
-        duplicates = sorted({o for o in orders if orders.count(o) > 1})
-        if duplicates:
-            raise ValueError(f"order values must be unique; repeated: {', '.join(map(str, duplicates))}")
-        return steps
 
     @field_validator("scheduledDate")
     @classmethod
@@ -502,8 +630,9 @@ class FailoverRequest(_Strict):
         return value
 
     def ordered_steps(self) -> list[_Step]:
-        """Steps run in ascending `order`, not in array order."""
-        return sorted(self.flow, key=lambda s: s.order)
+        """Steps run in ascending `order`; steps with the same order run in array order (Routee's own example
+        repeats an order)."""
+        return sorted(self.flow, key=lambda s: s.order)  # sorted() is stable
 
 
 def step_definition(step: _Step) -> dict[str, Any]:
@@ -567,20 +696,47 @@ def _number(value: Any) -> int | float | None:
 
 
 def recipient_of(definition: dict[str, Any]) -> str:
-    """The number a stored step goes to (Voice nests it: to.phone)."""
+    """The address a stored step goes to (Voice nests it: to.phone, else to.viber, else to.sip)."""
     to = definition.get("to")
-    return to.get("phone") if isinstance(to, dict) else to
+    if isinstance(to, dict):
+        return to.get("phone") or to.get("viber") or to.get("sip")
+    return to
+
+
+# What a receipt (or the provider's send answer) may tell about a message beyond its status, by the snapshot's
+# field names; the store keeps them on the message item. "senderName" becomes a Viber message's `from`.
+MESSAGE_DETAILS = ("country", "operator", "latency", "smsId", "part", "senderName")
+
+
+def _viber_body(message: dict[str, Any]) -> dict[str, Any]:
+    body = {
+        "text": message.get("text"),
+        "imageUrl": message.get("imageUrl"),
+        "action": message.get("action"),
+    }
+    for attachment in ("viberFile", "viberVideo"):
+        if message.get(attachment):
+            body[attachment] = message[attachment]
+    return body
 
 
 def message_snapshot(definition: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
-    """One entry of messages[]: the step as requested, with what the provider reported for it."""
+    """One entry of messages[]: Routee's fields for the channel; what we cannot know (yet) is null.
+
+    `trackingId` (the provider's id) is on every channel: Routee's for Viber and Voice, our addition for SMS,
+    whose Routee id is `messageId`.
+    """
     status = message.get("status") or {}
     reason = status.get("reason") or {}
+    channel = definition["type"]
+    step_message = definition.get("message") or {}
+    provider_id = message.get("providerMessageId")
     out: dict[str, Any] = {
-        "type": definition["type"],
-        "trackingId": message.get("providerMessageId"),
+        "type": channel,
+        "trackingId": provider_id,
         "to": recipient_of(definition),
-        "from": definition.get("from", definition.get("senderInfoTrackingId")),
+        "from": definition.get("from"),
+        "country": message.get("country"),
         "order": definition["order"],
         "ttl": _number(definition.get("ttl")),
         "failoverOnStatuses": definition.get("failoverOnStatuses", []),
@@ -592,11 +748,27 @@ def message_snapshot(definition: dict[str, Any], message: dict[str, Any]) -> dic
         "price": _number(message.get("price")) or 0,
         "createdAt": message.get("createdAt"),
     }
-    if definition["type"] == Channel.SMS:
-        out["parts"] = _number(message.get("parts"))
-    if definition["type"] == Channel.VIBER:
-        out["expireOnDelivery"] = bool(definition.get("expireOnDelivery", False))
-        out["expiredOnDeliveryAt"] = message.get("expiredOnDeliveryAt")
+    if channel == Channel.SMS:
+        out.update(
+            messageId=provider_id,
+            smsId=message.get("smsId"),
+            body=step_message.get("body"),
+            label=step_message.get("label"),
+            operator=message.get("operator"),
+            part=_number(message.get("part")),
+            parts=_number(message.get("parts")),
+            latency=_number(message.get("latency")),
+        )
+    elif channel == Channel.VIBER:
+        out.update(
+            {"from": message.get("senderName")},  # Routee shows the sender's name; we learn it from Routee
+            senderInfoTrackingId=definition.get("senderInfoTrackingId"),  # our addition: the sender as requested
+            body=_viber_body(step_message),
+            label=definition.get("label"),
+            inboundUrl=definition.get("inboundUrl"),
+            expireOnDelivery=bool(definition.get("expireOnDelivery", False)),
+            expiredOnDeliveryAt=message.get("expiredOnDeliveryAt"),
+        )
     return out
 
 
@@ -608,6 +780,8 @@ def flow_snapshot(flow: dict[str, Any], messages: list[dict[str, Any]]) -> dict[
     snapshot: dict[str, Any] = {
         "trackingId": flow["trackingId"],
         "status": flow["status"],
+        # Routee shows the key with null unless the flow Failed.
+        "statusCode": flow.get("statusCode") if flow["status"] == FlowStatus.FAILED else None,
         "terminationChannel": flow.get("terminationChannel"),
         "totalPrice": _number(round(sum(float(m["price"] or 0) for m in rendered), 6)),
         "originatingService": "Failover",
@@ -616,8 +790,6 @@ def flow_snapshot(flow: dict[str, Any], messages: list[dict[str, Any]]) -> dict[
         "updatedAt": max(stamps, key=parse_timestamp),
         "messages": rendered,
     }
-    if flow["status"] == FlowStatus.FAILED:
-        snapshot["statusCode"] = flow.get("statusCode")
     if flow.get("scheduledDate"):
         snapshot["scheduledDate"] = flow["scheduledDate"]
     # Derived, never stored: a late receipt showed that an earlier step reached the person too.
@@ -626,22 +798,91 @@ def flow_snapshot(flow: dict[str, Any], messages: list[dict[str, Any]]) -> dict[
     return snapshot
 
 
+def created_flow(flow: dict[str, Any]) -> dict[str, Any]:
+    """The POST /failover answer, as Routee's: the created flow echoed (trackingId, each step with its defaults,
+    in the order the steps run, and the callback), plus our additions: status, createdAt, scheduledDate."""
+    answer: dict[str, Any] = {"trackingId": flow["trackingId"], "flow": flow["steps"]}
+    for key in ("callback", "restrictions", "scheduledDate"):
+        if flow.get(key) is not None:
+            answer[key] = flow[key]
+    answer.update(status=flow["status"], createdAt=flow["createdAt"])
+    return answer
+
+
 # ---------------------------------------------------------------------------------------------------------
-# Search: POST /failover/tracking, Routee's time range and paging
+# Search: POST /failover/tracking, Routee's time range, paging and filter. The one place search is decided:
+# the store reads the caller's flows of the range (one Query); the filter and the page are applied here.
 # ---------------------------------------------------------------------------------------------------------
 
 MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 10  # Routee's (Spring's) default
+
+
+class SearchField(StrEnum):
+    TYPE = "type"  # a channel of the flow's steps
+    TO = "to"  # a recipient of the flow's steps
+    STATUS = "status"  # the flow's status
+    TERMINATION_CHANNEL = "terminationChannel"
+
+
+class SearchOperator(StrEnum):
+    IS = "is"
+    IS_NOT = "is_not"
+    CONTAINS = "contains"
+    STARTS_WITH = "starts_with"
+    ENDS_WITH = "ends_with"
+
+
+def _naive_is_utc(value: Any) -> Any:
+    """A date without a zone is taken as UTC (Routee writes its own dates in UTC)."""
+    if isinstance(value, str) and value and not re.search(r"(Z|[+-]\d\d:?\d\d)$", value.strip()):
+        return value.strip() + "Z"
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+SearchDate = Annotated[AwareDatetime, BeforeValidator(_naive_is_utc)]
+
+
+class TrackingFilter(_Strict):
+    """The body of POST /failover/tracking: Routee's filter; our older body form (the range, paging, status and
+    to in the body) is still read, the query string winning."""
+
+    fieldName: SearchField | None = None
+    searchOperator: SearchOperator = SearchOperator.IS
+    searchTerm: Annotated[str, StringConstraints(max_length=200)] | None = None
+    dateStart: SearchDate | None = None
+    dateEnd: SearchDate | None = None
+    page: int | None = Field(default=None, ge=0, le=100_000)
+    size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
+    status: FlowStatus | None = None
+    to: E164 | None = None
+
+    @field_validator("fieldName", "searchOperator", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            wanted = value.strip().casefold()
+            names = [*SearchField, *SearchOperator]
+            return next((n.value for n in names if n.value.casefold() == wanted), value)
+        return value
+
+    @model_validator(mode="after")
+    def _term_with_field(self) -> TrackingFilter:
+        if (self.fieldName is None) != (self.searchTerm is None):
+            raise ValueError("fieldName and searchTerm go together")
+        return self
 
 
 class TrackingSearch(_Strict):
     """Flows of the caller created between dateStart and dateEnd (inclusive), newest first, one page of them."""
 
-    dateStart: AwareDatetime
-    dateEnd: AwareDatetime
+    dateStart: SearchDate
+    dateEnd: SearchDate
     page: int = Field(default=0, ge=0, le=100_000)
-    size: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
-    status: FlowStatus | None = None
-    to: E164 | None = None
+    size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    filters: list[tuple[SearchField, SearchOperator, str]] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _ordered_range(self) -> TrackingSearch:
@@ -649,17 +890,64 @@ class TrackingSearch(_Strict):
             raise ValueError("dateStart must not be after dateEnd")
         return self
 
+    @classmethod
+    def of(cls, query: dict[str, Any], body: TrackingFilter | None) -> TrackingSearch:
+        """The search from the query string (Routee's place for the range and paging) and the body."""
+        body = body or TrackingFilter()
+        given = {k: v for k, v in query.items() if v is not None}
+        for key in ("dateStart", "dateEnd", "page", "size"):
+            if key not in given and getattr(body, key) is not None:
+                given[key] = getattr(body, key)
+        filters = []
+        if body.fieldName is not None and body.searchTerm is not None:
+            filters.append((body.fieldName, body.searchOperator, body.searchTerm))
+        if body.status is not None:
+            filters.append((SearchField.STATUS, SearchOperator.IS, body.status.value))
+        if body.to is not None:
+            filters.append((SearchField.TO, SearchOperator.IS, body.to))
+        return cls.model_validate({**given, "filters": filters})
+
+    def matches(self, flow: dict[str, Any]) -> bool:
+        return all(_field_matches(_field_values(flow, f), op, term) for f, op, term in self.filters)
+
+
+def _field_values(flow: dict[str, Any], field: SearchField) -> list[str]:
+    if field is SearchField.TYPE:
+        return [step["type"] for step in flow["steps"]]
+    if field is SearchField.TO:
+        return [recipient_of(step) for step in flow["steps"]]
+    if field is SearchField.STATUS:
+        return [flow["status"]]
+    return [flow.get("terminationChannel") or ""]
+
+
+def _field_matches(values: list[str], operator: SearchOperator, term: str) -> bool:
+    """Case-insensitive. A flow with several steps matches when any of them does; is_not when none is."""
+    wanted = term.casefold()
+    folded = [v.casefold() for v in values if v is not None]
+    if operator is SearchOperator.IS_NOT:
+        return wanted not in folded
+    test = {
+        SearchOperator.IS: lambda v: v == wanted,
+        SearchOperator.CONTAINS: lambda v: wanted in v,
+        SearchOperator.STARTS_WITH: lambda v: v.startswith(wanted),
+        SearchOperator.ENDS_WITH: lambda v: v.endswith(wanted),
+    }[operator]
+    return any(test(v) for v in folded)
+
 
 def page_of(items: list[Any], page: int, size: int) -> dict[str, Any]:
     """Spring's Page, as Routee answers a search: the slice `page` (0-based) of `items` and the counts."""
     total = len(items)
     total_pages = math.ceil(total / size)
+    content = items[page * size : (page + 1) * size]
     return {
-        "content": items[page * size : (page + 1) * size],
+        "content": content,
         "totalPages": total_pages,
         "totalElements": total,
         "number": page,
         "size": size,
+        "numberOfElements": len(content),
         "first": page == 0,
         "last": page >= total_pages - 1,
     }
@@ -682,19 +970,31 @@ class MessageStatusModel(BaseModel):
 
 
 class MessageSnapshotModel(BaseModel):
+    """One message; the channel's own fields are present for that channel only (null when not known)."""
+
     model_config = ConfigDict(populate_by_name=True)
 
     type: Channel
-    trackingId: str | None = Field(description="the provider's message id")
+    trackingId: str | None = Field(description="the provider's id (for SMS our addition: Routee's is messageId)")
     to: str | None
-    from_: str | None = Field(alias="from")
+    from_: str | None = Field(alias="from", description="Viber: the sender's name, once Routee reports it")
+    country: str | None
     order: int
     ttl: float | None
     failoverOnStatuses: list[str]
     status: MessageStatusModel
     price: float
     createdAt: str | None
-    parts: int | None = Field(default=None, description="SMS only")
+    messageId: str | None = Field(default=None, description="SMS: the same for every part")
+    smsId: str | None = Field(default=None, description="SMS: the part's id")
+    body: str | dict[str, Any] | None = Field(default=None, description="SMS: the text; Viber: the content")
+    label: str | None = Field(default=None, description="SMS and Viber")
+    operator: str | None = Field(default=None, description="SMS")
+    part: int | None = Field(default=None, description="SMS")
+    parts: int | None = Field(default=None, description="SMS")
+    latency: float | None = Field(default=None, description="SMS")
+    senderInfoTrackingId: str | None = Field(default=None, description="Viber, our addition")
+    inboundUrl: str | None = Field(default=None, description="Viber")
     expireOnDelivery: bool | None = Field(default=None, description="Viber only")
     expiredOnDeliveryAt: str | None = Field(default=None, description="Viber only")
 
@@ -704,7 +1004,7 @@ class FlowSnapshotModel(BaseModel):
 
     trackingId: str
     status: FlowStatus
-    statusCode: StatusCode | None = Field(default=None, description="only when Failed; 4 (cancelled) is our extension")
+    statusCode: StatusCode | None = Field(description="null unless Failed; 4 (cancelled) is our extension")
     terminationChannel: Channel | None
     totalPrice: float
     originatingService: Literal["Failover"]
@@ -718,12 +1018,25 @@ class FlowSnapshotModel(BaseModel):
     messages: list[MessageSnapshotModel]
 
 
+class CreatedFlowModel(BaseModel):
+    """The POST /failover answer: Routee's echo of the created flow, plus our status, createdAt, scheduledDate."""
+
+    trackingId: str
+    flow: list[dict[str, Any]] = Field(description="each step as accepted, defaults filled in, in running order")
+    callback: dict[str, Any] | None = None
+    restrictions: dict[str, Any] | None = None
+    scheduledDate: str | None = None
+    status: FlowStatus = Field(description="our addition: Queued")
+    createdAt: str = Field(description="our addition")
+
+
 class FlowPageModel(BaseModel):
     content: list[FlowSnapshotModel]
     totalPages: int
     totalElements: int
     number: int
     size: int
+    numberOfElements: int
     first: bool
     last: bool
 

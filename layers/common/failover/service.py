@@ -139,6 +139,8 @@ class FailoverService:
             flow["notify"] = True
         if request.scheduledDate is not None:
             flow["scheduledDate"] = domain.timestamp(request.scheduledDate)
+        if request.restrictions is not None:
+            flow["restrictions"] = request.restrictions
         self._store.create_flow(flow)
         execution_input = {
             "trackingId": tracking_id,
@@ -152,7 +154,7 @@ class FailoverService:
             raise
         logger.info("Flow created", extra={"trackingId": tracking_id, "steps": len(steps)})
         count("FlowsCreated")
-        return domain.flow_snapshot(flow, [])
+        return domain.created_flow(flow)
 
     def snapshot(self, tracking_id: str, application_id: str) -> dict[str, Any]:
         """Another application's flow is as unknown as a flow that does not exist."""
@@ -180,15 +182,12 @@ class FailoverService:
         return self.snapshot(tracking_id, application_id)
 
     def search(self, request: domain.TrackingSearch, application_id: str) -> dict[str, Any]:
-        """One page of the caller's flows created in a time range, newest first (one Query on the index)."""
+        """One page of the caller's flows created in a time range, newest first (one Query on the index), that
+        pass the search's filter."""
         flows = self._store.search(
-            application_id,
-            domain.timestamp(request.dateStart),
-            domain.timestamp(request.dateEnd),
-            status=request.status.value if request.status else None,
-            to=request.to,
+            application_id, domain.timestamp(request.dateStart), domain.timestamp(request.dateEnd)
         )
-        page = domain.page_of(flows, request.page, request.size)
+        page = domain.page_of([f for f in flows if request.matches(f)], request.page, request.size)
         messages = self._store.messages_of(page["content"])
         page["content"] = [domain.flow_snapshot(f, messages[f["trackingId"]]) for f in page["content"]]
         return page
@@ -237,8 +236,8 @@ class FailoverService:
             self._record_refusal(flow, index, channel, refusal)
             return
         self._store.record_accepted(tracking_id, index, accepted.provider_message_id, accepted.price, accepted.parts)
-        if accepted.status is not None:
-            self._record(flow, index, channel, Receipt(status=accepted.status))
+        if accepted.status is not None:  # the answer's details (country, sender name) are written with its status
+            self._record(flow, index, channel, Receipt(status=accepted.status, details=accepted.details))
         logger.info("Step sent", extra={"trackingId": tracking_id, "index": index, "channel": channel.value})
         count("MessagesSent", channel)
 
@@ -366,6 +365,7 @@ class FailoverService:
                 updated=receipt.updated,
                 price=round(sum(prices), 6) if prices else None,  # each part is charged
                 parts=receipt.parts,
+                details=receipt.details,
             )
         recorded = self._store.record_status(
             tracking_id,
@@ -373,7 +373,7 @@ class FailoverService:
             self._status_map(receipt),
             domain.status_rank(channel, status),
             self._now(),
-            extra={"price": receipt.price, **_notify(flow), **(extra or {})},
+            extra={"price": receipt.price, **receipt.details, **_notify(flow), **(extra or {})},
         )
         if recorded:
             logger.info(

@@ -3,7 +3,8 @@
 Layout (pk = FLOW#<trackingId>):
   sk = "#FLOW"      the flow: status, statusCode, terminationChannel, the validated steps, timeouts
   sk = "MSG#<nn>"   the message of step nn (0-based, ascending `order`): status, rank, provider id, task token,
-                    send attempts, the verdict once the step is resolved, and the token that was resumed
+                    send attempts, the verdict once the step is resolved, and the token that was resumed;
+                    also what the provider told of it (domain.MESSAGE_DETAILS: country, operator, smsId, ..)
 
 Flows are indexed per application (GSI "ByApplication": gsi1pk = APP#<applicationId>, gsi1sk =
 <createdAt>#<trackingId>), with their recipients, so a search is one Query on that index; Powertools

@@ -32,6 +32,8 @@ DEFAULT_TTL_SECONDS = {VIBER: 86400.0, SMS: 4320 * 60.0, VOICE: 0.0}  # when a s
 RETRY_AFTER = 1.0  # seconds before scaling, in the 503 of digit 9
 SCOPE = "sms viber voice account failover"
 PERMISSIONS = ["MT_ROLE_SMS", "MT_ROLE_VIBER", "MT_ROLE_VOICE", "MT_ROLE_ACCOUNT", "MT_ROLE_FAILOVER"]
+# Routee answers a Viber send, and reports it, with the sender's name, not its senderInfoTrackingId.
+VIBER_SENDER_NAME = "Simulator"
 INITIAL_STATUS = {VIBER: "QUEUED", SMS: "Queued", VOICE: "Queued"}
 
 
@@ -269,7 +271,7 @@ class Simulator:
         problems = {SMS: validation.sms, VIBER: validation.viber, VOICE: validation.voice}[channel](body)
         if problems:
             return 400, routee_error(problems.code, problems.message, problems.properties), {}
-        to = body["to"]["phone"] if channel == VOICE else body["to"]
+        to = validation.voice_address(body["to"]) if channel == VOICE else body["to"]
         digit = scenarios.outcome_digit(channel, to)
         if digit == scenarios.REFUSE_AUTH:
             return 401, spring_401(path, "Bad credentials"), {}
@@ -301,7 +303,7 @@ class Simulator:
             tracking_id=str(uuid.uuid4()),
             channel=channel,
             to=to,
-            sender=body["senderInfoTrackingId"] if channel == VIBER else body["from"],
+            sender=VIBER_SENDER_NAME if channel == VIBER else body["from"],
             request=body,
             created=now,
             created_monotonic=time.monotonic(),

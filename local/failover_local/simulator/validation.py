@@ -11,6 +11,9 @@ NUMERIC_SENDER = re.compile(r"^\d{1,16}$")
 ALPHANUMERIC_SENDER = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
 HTTP_URL = re.compile(r"^https?://[^\s/]+\S*$")
 HTTPS_URL = re.compile(r"^https://[^\s/]+\S*$")
+SIP_URI = re.compile(r"^sips?:[^\s@]+@[^\s@]+$")
+VIBER_NUMBER = re.compile(r"^\+?[1-9]\d{6,14}$")
+MAX_VERBS = 10
 SAY_LANGUAGES = {
     "en-US", "de-DE", "fr-FR", "it-IT", "pt-BR", "es-ES", "es-LA",
     "en-GB", "el-GR", "bg-BG", "pl-PL", "hu-HU", "sv-SE", "ru-RU",
@@ -95,6 +98,9 @@ def sms(body: dict[str, Any]) -> Problems:
     _bool(problems, body, "transcode")
     _text(problems, body, "label", "label", required=False, max_len=350)
     _int_range(problems, body, "ttl", 1, 4320)
+    shortener = body.get("urlShortener")
+    if shortener is not None and not isinstance(shortener, dict | bool):
+        problems.add("urlShortener", "must be an object or a boolean")
     _callback(problems, body)
     return problems
 
@@ -119,31 +125,84 @@ def viber(body: dict[str, Any]) -> Problems:
                 _text(problems, action, "caption", "body.action.caption", required=True, max_len=30)
                 if not isinstance(action.get("targetUrl"), str) or not HTTP_URL.match(action["targetUrl"]):
                     problems.add("body.action.targetUrl", "must be a valid URL")
-        shape = ("text" in content, "imageURL" in content, "action" in content)
-        if shape not in {(True, False, False), (False, True, False), (True, False, True), (True, True, True)}:
-            problems.add("body", "allowed content: text; image; text+button; text+image+button")
+        _viber_attachments(problems, content)
+        shape = tuple(key in content for key in ("text", "imageURL", "action", "viberFile", "viberVideo"))
+        if shape not in VIBER_CONTENT:
+            problems.add("body", "allowed content: " + "; ".join(VIBER_CONTENT.values()))
     _int_range(problems, body, "ttl", 30, 86400)
     _text(problems, body, "label", "label", required=False, max_len=350)
-    callback_url = body.get("callbackUrl")
-    if callback_url is not None and (not isinstance(callback_url, str) or not HTTP_URL.match(callback_url)):
-        problems.add("callbackUrl", "must be a valid URL")
+    for name in ("callbackUrl", "inboundUrl"):
+        url = body.get(name)
+        if url is not None and (not isinstance(url, str) or not HTTP_URL.match(url)):
+            problems.add(name, "must be a valid URL")
     return problems
+
+
+# (text, imageURL, action, viberFile, viberVideo) present → the content Routee allows.
+VIBER_CONTENT = {
+    (True, False, False, False, False): "text",
+    (False, True, False, False, False): "image",
+    (True, False, True, False, False): "text+button",
+    (True, True, True, False, False): "text+image+button",
+    (False, False, False, True, False): "file",
+    (False, False, False, False, True): "video",
+    (True, False, False, False, True): "video+text",
+    (True, False, True, False, True): "video+text+button",
+}
+
+
+def _https(problems: Problems, value: Any, path: str, *, required: bool) -> None:
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or len(value) > 1000 or not HTTPS_URL.match(value):
+        problems.add(path, "must be an https URL of at most 1000 characters")
+
+
+def _viber_attachments(problems: Problems, content: dict[str, Any]) -> None:
+    file = content.get("viberFile")
+    if file is not None:
+        if not isinstance(file, dict):
+            problems.add("body.viberFile", "must be an object")
+        else:
+            _text(problems, file, "fileName", "body.viberFile.fileName", required=True, max_len=25)
+            _text(problems, file, "fileType", "body.viberFile.fileType", required=True, max_len=10)
+            _https(problems, file.get("fileUrl"), "body.viberFile.fileUrl", required=True)
+    video = content.get("viberVideo")
+    if video is not None:
+        if not isinstance(video, dict):
+            problems.add("body.viberVideo", "must be an object")
+        else:
+            _https(problems, video.get("videoUrl", video.get("videoURL")), "body.viberVideo.videoUrl", required=True)
+            _https(problems, video.get("thumbnailUrl"), "body.viberVideo.thumbnailUrl", required=False)
+
+
+def voice_address(to: dict[str, Any]) -> str:
+    """Where the call goes: phone, else viber, else sip (validated by voice())."""
+    return to.get("phone") or to.get("viber") or to.get("sip")
 
 
 def voice(body: dict[str, Any]) -> Problems:
     problems = Problems()
-    _phone(problems, body.get("from"), "from")
+    sender = body.get("from")
+    if not (isinstance(sender, str) and ALPHANUMERIC_SENDER.match(sender) and not sender.isdigit()):
+        _phone(problems, sender, "from")  # a number, or an alphanumeric sender id
     to = body.get("to")
-    if not isinstance(to, dict):
-        problems.add("to", "may not be null")
+    if not isinstance(to, dict) or not any(to.get(k) for k in ("phone", "viber", "sip")):
+        problems.add("to", "needs one of phone, viber, sip")
     else:
-        _phone(problems, to.get("phone"), "to.phone")
+        if to.get("phone"):
+            _phone(problems, to["phone"], "to.phone")
+        if to.get("viber") and not (isinstance(to["viber"], str) and VIBER_NUMBER.match(to["viber"])):
+            problems.add("to.viber", "must be a phone number")
+        if to.get("sip") and not (isinstance(to["sip"], str) and SIP_URI.match(to["sip"])):
+            problems.add("to.sip", "must be a SIP URI")
     plan = body.get("dialPlan")
     verbs = plan.get("verbs") if isinstance(plan, dict) else None
-    if not isinstance(verbs, list) or len(verbs) != 1 or not isinstance(verbs[0], dict):
-        problems.add("dialPlan.verbs", "must hold exactly one SAY or PLAY verb")
+    if not isinstance(verbs, list) or not 1 <= len(verbs) <= MAX_VERBS or not all(isinstance(v, dict) for v in verbs):
+        problems.add("dialPlan.verbs", f"must hold 1 to {MAX_VERBS} SAY or PLAY verbs")
     else:
-        _verb(problems, verbs[0], "dialPlan.verbs[0]")
+        for number, verb in enumerate(verbs):
+            _verb(problems, verb, f"dialPlan.verbs[{number}]")
     detection = body.get("machineDetection")
     if detection is not None and (
         not isinstance(detection, dict) or detection.get("strategy") not in {"Hangup", "Continue"}

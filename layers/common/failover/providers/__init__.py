@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from failover.domain import Channel
@@ -31,6 +31,7 @@ class Accepted:
     status: str | None = None  # the channel's canonical status from the send response, if any
     price: float | None = None
     parts: int | None = None  # SMS: how many parts, so many receipts
+    details: Mapping[str, Any] = field(default_factory=dict)  # domain.MESSAGE_DETAILS, recorded with `status`
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Receipt:
     price: float | None = None
     part: int | None = None  # SMS: which part this receipt is for (1-based)
     parts: int | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)  # domain.MESSAGE_DETAILS: country, operator, ..
 
 
 class SendError(Exception):

@@ -135,6 +135,7 @@ class RouteeProvider:
             status=_initial_status(channel, body.get("status")),
             price=_float(body.get("price")),
             parts=_int((body.get("bodyAnalysis") or {}).get("parts")) if channel is Channel.SMS else None,
+            details=_details(channel, body),
         )
         logger.info("Routee accepted", extra={"channel": channel.value, "trackingId": accepted.provider_message_id})
         return accepted
@@ -253,6 +254,7 @@ class RouteeProvider:
             price=_float(data.get("price")),
             part=_int(data.get("part")) if sms else None,
             parts=_int(data.get("parts")) if sms else None,
+            details=_details(channel, data),
         )
 
 
@@ -268,11 +270,12 @@ def _sms_request(step: dict[str, Any], callback_url: str) -> dict[str, Any]:
         "to": step.get("to"),
         "body": message.get("body"),
         "flash": bool(message.get("flash", False)),
-        "transcode": bool(message.get("transcode", False)),
         "callback": {"url": callback_url, "strategy": "OnChange"},
     }
-    if message.get("label"):
-        body["label"] = message["label"]
+    # Left out, Routee applies the application's own setting: so we leave it out too.
+    for optional in ("transcode", "urlShortener", "label"):
+        if message.get(optional) is not None:
+            body[optional] = message[optional]
     if step.get("ttl") is not None:
         body["ttl"] = step["ttl"]  # minutes, like the Failover API
     return body
@@ -284,6 +287,8 @@ def _viber_request(step: dict[str, Any], callback_url: str) -> dict[str, Any]:
         "text": message.get("text"),
         "imageURL": message.get("imageUrl") or message.get("imageURL"),  # Routee's request spelling
         "action": message.get("action"),
+        "viberFile": message.get("viberFile"),
+        "viberVideo": message.get("viberVideo"),
     }
     body: dict[str, Any] = {
         "senderInfoTrackingId": step.get("senderInfoTrackingId"),
@@ -294,8 +299,9 @@ def _viber_request(step: dict[str, Any], callback_url: str) -> dict[str, Any]:
     if step.get("ttl") is not None:
         low, high = VIBER_TTL_SECONDS
         body["ttl"] = min(high, max(low, round(float(step["ttl"]) * 60)))  # minutes → seconds
-    if step.get("label"):
-        body["label"] = step["label"]
+    for optional in ("label", "inboundUrl"):
+        if step.get(optional):
+            body[optional] = step[optional]
     return body
 
 
@@ -303,8 +309,9 @@ def _voice_request(step: dict[str, Any], callback_url: str) -> dict[str, Any]:
     sender = str(step.get("from") or "")
     to = step.get("to")
     body: dict[str, Any] = {
-        "from": sender if sender.startswith("+") else f"+{sender}",
-        "to": to if isinstance(to, dict) else {"phone": to},
+        # A number goes in E.164 with '+'; an alphanumeric sender as given.
+        "from": f"+{sender}" if sender.isdigit() else sender,
+        "to": {k: v for k, v in to.items() if v} if isinstance(to, dict) else {"phone": to},
         "dialPlan": step.get("dialPlan"),
         "callback": {"url": callback_url, "strategy": "OnChange"},
     }
@@ -335,6 +342,21 @@ def _send_error(response: requests.Response) -> SendError:
         reason += " (" + "; ".join(f"{field}: {problem}" for field, problem in properties.items()) + ")"
     logger.warning("Routee rejected the send", extra={"status": status, "code": body.get("code")})
     return Rejected(reason)
+
+
+def _details(channel: Channel, data: dict[str, Any]) -> dict[str, Any]:
+    """domain.MESSAGE_DETAILS found in a send answer or a receipt (Viber's `from` is the sender's name)."""
+    found = {"country": _str(data.get("country"))}
+    if channel is Channel.SMS:
+        found.update(
+            operator=_str(data.get("operator")),
+            smsId=_str(data.get("smsId")),
+            latency=_float(data.get("latency")),
+            part=_int(data.get("part")),
+        )
+    elif channel is Channel.VIBER:
+        found["senderName"] = _str(data.get("from"))
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def _initial_status(channel: Channel, status: Any) -> str | None:
