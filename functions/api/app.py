@@ -18,7 +18,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Que
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import ValidationError
 
-from failover.access import RateLimited
+from failover.access import NotAdmitted, RateLimited
+from failover.bodies import BodyProblem, loads
 from failover.domain import (
     MAX_PAGE_SIZE,
     CreatedFlowModel,
@@ -31,13 +32,13 @@ from failover.domain import (
     TrackingSearch,
     error_properties,
 )
-from failover.http import body_too_large, openapi_document, routee_error
+from failover.http import body_too_large, openapi_document, proxy_error, routee_error, unsupported_media_type
 from failover.idempotency import MAX_KEY_LENGTH, IdempotencyAlreadyInProgressError, IdempotencyValidationError
 from failover.observability import logger, tracer
 from failover.service import AlreadyFinished, InvalidRequest, NotFound
 from failover.wiring import build_access, build_callbacks, build_service
 
-app = APIGatewayRestResolver(enable_validation=True)
+app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=loads)  # bounded: failover.bodies
 service = build_service()
 access = build_access()
 callbacks = build_callbacks()
@@ -55,6 +56,7 @@ _COMMON = {
     401: _json(GatewayMessageModel, "Missing, expired or forged bearer token"),
     403: _json(GatewayMessageModel, "The authorizer denied the token"),
     413: _json(ErrorModel, "Request body over 64 KiB"),
+    415: _json(ErrorModel, "A request body that is not application/json (optionally with charset=utf-8)"),
     429: _json(ErrorModel, "The application's requests per minute are used up (see Retry-After)"),
 }
 _BAD_REQUEST = {400: _json(ErrorModel, "Validation failed: properties name each bad field")}
@@ -66,10 +68,10 @@ class NoApplication(Exception):
 
 
 def caller() -> str:
+    """The calling application; admitted (expiry, status, rate limit) before routing, in lambda_handler."""
     application_id = app.current_event.request_context.authorizer.get("applicationId")
     if not application_id:
         raise NoApplication()
-    access.check_rate(application_id)
     return application_id
 
 
@@ -184,14 +186,21 @@ def invalid_request(error: InvalidRequest):
     return routee_error(400, "Validation failed: " + ", ".join(error.properties), error.properties)
 
 
-@app.exception_handler([RequestValidationError, RequestUnsupportedContentType])
-def bad_request(error: RequestValidationError | RequestUnsupportedContentType):
-    content_type = app.current_event.headers.get("content-type") or ""
-    if content_type and not content_type.lower().startswith("application/json"):
-        properties = {"Content-Type": "must be application/json"}
-    else:
-        properties = error_properties(list(error.errors()))
+@app.exception_handler(RequestValidationError)
+def bad_request(error: RequestValidationError):
+    properties = error_properties(list(error.errors()))
     return routee_error(400, "Validation failed: " + ", ".join(properties), properties)
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def unsupported_content_type(error: RequestUnsupportedContentType):
+    problem = "must be application/json, optionally with charset=utf-8"
+    return routee_error(415, f"Unsupported Content-Type: {problem}", {"Content-Type": problem})
+
+
+@app.exception_handler(BodyProblem)
+def body_out_of_limits(error: BodyProblem):
+    return routee_error(400, "Validation failed: body", {"body": str(error)})
 
 
 @app.exception_handler(UnicodeDecodeError)
@@ -224,15 +233,27 @@ def no_application(error: NoApplication):
     return Response(status_code=401, content_type=content_types.APPLICATION_JSON, body='{"message":"Unauthorized"}')
 
 
-@app.exception_handler(RateLimited)
-def rate_limited(error: RateLimited):
-    response = routee_error(429, str(error))
-    response.headers["Retry-After"] = str(error.retry_after)
-    return response
+_UNAUTHORIZED = '{"message":"Unauthorized"}'  # API Gateway's own 401 body
+
+
+def admission(event: dict) -> dict | None:
+    """Before routing, so that every authenticated request counts, whatever its body: the token's expiry and
+    the application's status (the authorizer's answer may come from API Gateway's cache) and the rate limit."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    application_id = authorizer.get("applicationId")
+    if not application_id:
+        return None  # a public route (the OpenAPI document); a protected one answers 401 in caller()
+    try:
+        access.admit(application_id, authorizer.get("expiresAt"))
+    except NotAdmitted:
+        return {"statusCode": 401, "headers": {"Content-Type": "application/json"}, "body": _UNAUTHORIZED}
+    except RateLimited as error:
+        return proxy_error(429, str(error), headers={"Retry-After": str(error.retry_after)})
+    return None
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event, context):
     service.bind_invocation(context)
-    return body_too_large(event) or app.resolve(event, context)
+    return admission(event) or body_too_large(event) or unsupported_media_type(event) or app.resolve(event, context)

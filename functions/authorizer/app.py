@@ -16,17 +16,18 @@ access = build_access()
 @tracer.capture_lambda_handler
 @event_source(data_class=APIGatewayAuthorizerTokenEvent)
 def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context) -> dict:
-    application_id = access.authorize(event.authorization_token)
-    if application_id is None:
+    authorization = access.authorize(event.authorization_token)
+    if authorization is None:
         raise Exception("Unauthorized")  # API Gateway's only way to answer 401 from an authorizer
     arn = event.parsed_arn
     policy = APIGatewayAuthorizerResponse(
-        principal_id=application_id,
+        principal_id=authorization.application_id,
         region=arn.region,
         aws_account_id=arn.aws_account_id,
         api_id=arn.api_id,
         stage=arn.stage,
-        context={"applicationId": application_id},
+        # expiresAt travels with the cached answer: the API refuses the token at its exp, cache or not.
+        context={"applicationId": authorization.application_id, "expiresAt": authorization.expires_at},
     )
     policy.allow_all_routes()  # the answer is cached per token, for every route of the API
     return policy.asdict()

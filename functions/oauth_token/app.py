@@ -4,8 +4,8 @@ import json
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
-from failover.access import InvalidClient, InvalidRequest
-from failover.http import body_too_large, spring_unauthorized
+from failover.access import InvalidClient, InvalidRequest, TooManyAttempts
+from failover.http import body_too_large, routee_error, spring_unauthorized
 from failover.observability import logger, tracer
 from failover.wiring import build_access
 
@@ -17,7 +17,12 @@ access = build_access()
 @tracer.capture_method
 def issue_token() -> dict:
     event = app.current_event
-    return access.token(event.headers.get("authorization"), event.headers.get("content-type"), event.decoded_body)
+    return access.token(
+        event.headers.get("authorization"),
+        event.headers.get("content-type"),
+        event.decoded_body,
+        source_address=event.request_context.identity.source_ip,
+    )
 
 
 @app.exception_handler(InvalidClient)
@@ -25,9 +30,22 @@ def bad_credentials(error: InvalidClient):
     return spring_unauthorized("/oauth/token", "Bad credentials")
 
 
+@app.exception_handler(TooManyAttempts)
+def too_many_attempts(error: TooManyAttempts):
+    response = routee_error(429, str(error))
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
 @app.exception_handler(InvalidRequest)
 def bad_request(error: InvalidRequest):
     body = {"error": error.error, "error_description": error.description}
+    return Response(status_code=400, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+@app.exception_handler(UnicodeDecodeError)
+def undecodable_body(error: UnicodeDecodeError):
+    body = {"error": "invalid_request", "error_description": "the body is not UTF-8"}
     return Response(status_code=400, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
 
 

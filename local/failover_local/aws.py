@@ -347,7 +347,7 @@ class LocalAws:
         authorizers: dict[str, Authorizer | None] = {}
         for logical_id, resource in resources_of(template, "AWS::Serverless::Api").items():
             resolver.refs[logical_id] = "local"
-            authorizers[logical_id] = self._default_authorizer(resource["Properties"].get("Auth") or {})
+            authorizers[logical_id] = self._default_authorizer(resource["Properties"].get("Auth") or {}, resolver)
         for logical_id in resources_of(template, "AWS::Serverless::LayerVersion"):
             resolver.refs[logical_id] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{logical_id}:1"
 
@@ -431,16 +431,17 @@ class LocalAws:
         )
 
     @staticmethod
-    def _default_authorizer(auth: dict[str, Any]) -> Authorizer | None:
+    def _default_authorizer(auth: dict[str, Any], resolver: Resolver | None = None) -> Authorizer | None:
         name = auth.get("DefaultAuthorizer")
         if not name:
             return None
         config = auth["Authorizers"][name]
         identity = config.get("Identity") or {}
+        ttl = identity.get("ReauthorizeEvery", 300)
         return Authorizer(
             function=config["FunctionArn"]["Fn::GetAtt"][0],
             header=identity.get("Header", "Authorization"),
-            ttl_seconds=int(identity.get("ReauthorizeEvery", 300)),
+            ttl_seconds=int(resolver.resolve(ttl) if resolver else ttl),  # a parameter: AuthorizerCacheSeconds
         )
 
     @staticmethod

@@ -100,6 +100,11 @@ class TokenIssuer:
 
     def verify(self, token: str) -> str | None:
         """The application id of a valid token; None for a missing, expired, forged or wrong-audience one."""
+        claims = self.claims(token)
+        return claims.application_id if claims else None
+
+    def claims(self, token: str) -> TokenClaims | None:
+        """The application id and expiry of a valid token; None for a missing, expired, forged or wrong one."""
         try:
             claims = jwt.decode(
                 token,
@@ -115,4 +120,10 @@ class TokenIssuer:
         now = self.clock()
         if not claims["iat"] - 60 <= now < claims["exp"]:  # a minute's grace for clock skew on iat only
             return None
-        return str(claims["sub"])
+        return TokenClaims(str(claims["sub"]), int(claims["exp"]))
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    application_id: str
+    expires_at: int  # epoch seconds

@@ -10,22 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import math
-import socket
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import urlsplit
-
-import requests
 
 from failover import domain
 from failover.observability import count, logger
 from failover.store import FlowStore
+from failover.url_policy import PinnedPoster as Poster  # the HTTP side of a delivery
+from failover.url_policy import url_problem
+
+__all__ = ["CallbackService", "Delivery", "Poster", "Queue", "url_problem"]
 
 # Routee's retry schedule for callbacks, in seconds: 30 s, 1 m, 2 m, 5 m, 10 m, 15 m, 30 m, 1 h, 2 h, 4 h, 8 h, 24 h.
 RETRY_SCHEDULE = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
@@ -37,9 +36,6 @@ HEADER_SEQUENCE = "X-Failover-Sequence"
 HEADER_TIMESTAMP = "X-Failover-Timestamp"
 HEADER_SIGNATURE = "X-Failover-Signature"
 HEADER_ATTEMPT = "X-Failover-Attempt"
-
-_METADATA_HOSTS = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
-
 
 # --- signing ----------------------------------------------------------------------------------------------------
 
@@ -55,39 +51,7 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return f"v1={mac.hexdigest()}"
 
 
-# --- URLs -------------------------------------------------------------------------------------------------------
-
-
-def url_problem(url: str, allow_loopback: bool, resolve: Callable[[str], list[str]] | None = None) -> str | None:
-    """Why a callback URL is refused, or None. Checked at request time and again before every delivery
-    (DNS may have changed since). Loopback over http is allowed only where allow_loopback (the local stack)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if not host:
-        return "must name a host"
-    try:
-        addresses = [ipaddress.ip_address(a) for a in (resolve or _resolve)(host)]
-    except (OSError, ValueError):
-        return f"host {host} does not resolve"
-    if not addresses:
-        return f"host {host} does not resolve"
-    loopback = all(a.is_loopback for a in addresses)
-    if loopback and allow_loopback:
-        return None
-    if parts.scheme != "https":
-        return "must be an https URL"
-    for address in addresses:
-        if address in _METADATA_HOSTS or address.is_link_local:
-            return "must not point at a link-local or cloud metadata address"
-        if address.is_loopback or address.is_private or address.is_reserved or address.is_multicast:
-            return "must not point at a private, loopback or reserved address"
-        if not address.is_global:
-            return "must point at a public address"
-    return None
-
-
-def _resolve(host: str) -> list[str]:
-    return sorted({info[4][0] for info in socket.getaddrinfo(host, None)})
+# --- URLs: failover.url_policy (the policy, and a POST pinned to the checked address) ---------------------------
 
 
 # --- deliveries ------------------------------------------------------------------------------------------------
@@ -172,22 +136,6 @@ class Queue:
         return taken
 
 
-class Poster:
-    """The HTTP side of a delivery: one pooled session, a hard 2 s timeout, no redirects."""
-
-    def __init__(self, session: requests.Session | None = None):
-        self._session = session or requests.Session()
-
-    def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[bool, str]:
-        try:
-            response = self._session.post(
-                url, data=body, headers=headers, timeout=(TIMEOUT_SECONDS, TIMEOUT_SECONDS), allow_redirects=False
-            )
-        except requests.RequestException as error:
-            return False, type(error).__name__
-        return 200 <= response.status_code < 300, f"HTTP {response.status_code}"
-
-
 @dataclass
 class CallbackService:
     flows: FlowStore
@@ -223,7 +171,10 @@ class CallbackService:
         return delivery
 
     def deliver(self, delivery: Delivery) -> str:
-        """One attempt, or a wait passed on. Returns what happened: delivered, waiting, retrying, dead."""
+        """One attempt, or a wait passed on. Returns what happened: delivered, waiting, retrying, dead.
+
+        A refused URL is not even signed for; the poster checks again and connects only to the address it checked.
+        """
         now = self.clock()
         if delivery.notBefore > now:
             self.queue.put(delivery, delay=_delay(delivery.notBefore - now))

@@ -322,6 +322,24 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _not_boolean(value: Any) -> Any:
+    """JSON true is not 1: pydantic's lax mode would take it as one, so a number field refuses booleans."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
+# A number where Routee documents a number: never a boolean.
+Integer = Annotated[int, BeforeValidator(_not_boolean)]
+Number = Annotated[float, BeforeValidator(_not_boolean)]
+
+# Length caps. Routee documents 1000 characters for Viber text and a SAY verb's text. It documents none for an
+# SMS body; its SMS API refuses bodies over 10,000 characters (our simulator models that), so we refuse them
+# here rather than forward what the provider would fail.
+SMS_BODY_MAX = 10_000
+VIBER_TEXT_MAX = 1000
+SAY_TEXT_MAX = 1000
+
 E164 = Annotated[str, AfterValidator(_e164)]
 HttpsUrl = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_https_url)]
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
@@ -347,8 +365,8 @@ class ViberFile(_Strict):
 class ViberVideo(_Strict):
     videoUrl: HttpsUrl
     thumbnailUrl: HttpsUrl | None = None
-    fileSize: int | None = Field(default=None, ge=1, description="bytes")
-    duration: int | None = Field(default=None, ge=1, description="seconds")
+    fileSize: Integer | None = Field(default=None, ge=1, description="bytes")
+    duration: Integer | None = Field(default=None, ge=1, description="seconds")
 
     @model_validator(mode="before")
     @classmethod
@@ -381,7 +399,7 @@ _VIBER_CONTENT = {
 
 
 class ViberMessage(_Strict):
-    text: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
+    text: Annotated[str, StringConstraints(min_length=1, max_length=VIBER_TEXT_MAX)] | None = None
     imageUrl: HttpsUrl | None = None
     action: ViberAction | None = None
     viberFile: ViberFile | None = None
@@ -407,7 +425,7 @@ JsonObject = dict[str, JsonValue]
 
 
 class SmsMessage(_Strict):
-    body: Annotated[str, StringConstraints(min_length=1)]
+    body: Annotated[str, StringConstraints(min_length=1, max_length=SMS_BODY_MAX)]
     flash: bool = False
     label: Annotated[str, StringConstraints(max_length=350)] | None = None
     transcode: bool | None = None  # left out: Routee applies the application's own setting
@@ -415,7 +433,7 @@ class SmsMessage(_Strict):
 
 
 class SayMessage(_Strict):
-    text: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=SAY_TEXT_MAX)]
     language: Literal[SAY_LANGUAGES]  # type: ignore[valid-type]
     gender: Literal["male", "female"]
 
@@ -423,14 +441,14 @@ class SayMessage(_Strict):
 class SayVerb(_Strict):
     type: Literal["SAY"]
     message: SayMessage
-    repeat: int = Field(default=1, ge=1, le=10)
+    repeat: Integer = Field(default=1, ge=1, le=10)
     bargeIn: bool = False
 
 
 class PlayVerb(_Strict):
     type: Literal["PLAY"]
     fileURL: Annotated[str, StringConstraints(max_length=1000), AfterValidator(_http_url)]
-    repeat: int = Field(default=1, ge=1, le=10)
+    repeat: Integer = Field(default=1, ge=1, le=10)
     bargeIn: bool = False
 
     @field_validator("fileURL")
@@ -493,7 +511,7 @@ class VoiceTo(_Strict):
 
 
 class _Step(_Strict):
-    order: int = Field(ge=1, le=1000)
+    order: Integer = Field(ge=1, le=1000)
     failoverOnStatuses: list[str] | None = Field(default=None, validate_default=True)
 
     channel: ClassVar[Channel]
@@ -533,7 +551,7 @@ class ViberStep(_Step):
     channel: ClassVar[Channel] = Channel.VIBER
     to: E164
     senderInfoTrackingId: NonEmpty
-    ttl: Annotated[float, AfterValidator(_one_decimal)] = Field(default=10, ge=0.5, le=1440)
+    ttl: Annotated[Number, AfterValidator(_one_decimal)] = Field(default=10, ge=0.5, le=1440)
     expireOnDelivery: bool = False
     message: ViberMessage
     label: Annotated[str, StringConstraints(max_length=350)] | None = None
@@ -556,7 +574,7 @@ class SmsStep(_Step):
     channel: ClassVar[Channel] = Channel.SMS
     to: E164
     from_: str = Field(alias="from")
-    ttl: int = Field(default=1200, ge=1, le=1440)
+    ttl: Integer = Field(default=1200, ge=1, le=1440)
     message: SmsMessage
 
     @field_validator("from_")
@@ -578,7 +596,7 @@ class VoiceStep(_Step):
     channel: ClassVar[Channel] = Channel.VOICE
     to: VoiceTo
     from_: str = Field(alias="from")
-    ttl: int = Field(default=10, ge=1, le=1440)  # our extension: a safety limit on waiting for the call
+    ttl: Integer = Field(default=10, ge=1, le=1440)  # our extension: a safety limit on waiting for the call
     dialPlan: DialPlan
     machineDetection: MachineDetection | None = None
 
@@ -854,8 +872,8 @@ class TrackingFilter(_Strict):
     searchTerm: Annotated[str, StringConstraints(max_length=200)] | None = None
     dateStart: SearchDate | None = None
     dateEnd: SearchDate | None = None
-    page: int | None = Field(default=None, ge=0, le=100_000)
-    size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
+    page: Integer | None = Field(default=None, ge=0, le=100_000)
+    size: Integer | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
     status: FlowStatus | None = None
     to: E164 | None = None
 
@@ -880,8 +898,8 @@ class TrackingSearch(_Strict):
 
     dateStart: SearchDate
     dateEnd: SearchDate
-    page: int = Field(default=0, ge=0, le=100_000)
-    size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    page: Integer = Field(default=0, ge=0, le=100_000)
+    size: Integer = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     filters: list[tuple[SearchField, SearchOperator, str]] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@ from http import HTTPStatus
 from aws_lambda_powertools.event_handler import Response, content_types
 
 from failover import domain
+from failover.bodies import media_type_problem
 
 # Routee codes: HTTP status, module (000 generic), error number.
 VALIDATION_ERROR = "400000000"
@@ -36,14 +37,37 @@ def spring_unauthorized(path: str, message: str) -> Response:
     return Response(status_code=401, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
 
 
+def proxy_error(
+    status: int, developer_message: str, properties: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> dict:
+    """routee_error as an API Gateway proxy response, for answers given before the Event Handler runs."""
+    response = routee_error(status, developer_message, properties)
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json", **(headers or {})},
+        "body": response.body,
+    }
+
+
 def body_too_large(event: dict, limit: int = MAX_BODY_BYTES) -> dict | None:
     """A proxy response for a request body over `limit` bytes, or None. API Gateway itself allows 10 MB."""
     body = event.get("body") or ""
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
     if size <= limit:
         return None
-    message = {"code": "413000000", "developerMessage": f"Request body over {limit} bytes"}
-    return {"statusCode": 413, "headers": {"Content-Type": "application/json"}, "body": json.dumps(message)}
+    return proxy_error(413, f"Request body over {limit} bytes")
+
+
+def unsupported_media_type(event: dict) -> dict | None:
+    """415 for a request body that is not application/json (optionally ;charset=utf-8), or None."""
+    if not event.get("body"):
+        return None
+    headers = event.get("headers") or {}
+    content_type = next((value for key, value in headers.items() if key.lower() == "content-type"), None)
+    problem = media_type_problem(content_type)
+    if problem is None:
+        return None
+    return proxy_error(415, f"Unsupported Content-Type: {problem}", {"Content-Type": problem})
 
 
 _POWERTOOLS_422 = "#/components/schemas/HTTPValidationError"

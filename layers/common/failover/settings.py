@@ -18,6 +18,9 @@ class Settings:
     token_signing_secret_id: str  # Secrets Manager secret that signs access tokens
     token_lifetime: int  # seconds
     rate_limit_per_minute: int  # per application, unless its item sets its own
+    token_failures_per_application: int  # failed POST /oauth/token per applicationId per window
+    token_failures_per_address: int  # failed POST /oauth/token per source address per window
+    token_failure_window_seconds: int
     callback_queue_url: str
     callback_dead_letter_url: str
     callback_key_secret_id: str  # Secrets Manager secret each application's callback secret derives from
@@ -40,6 +43,9 @@ class Settings:
             token_signing_secret_id=env.get("TOKEN_SIGNING_SECRET_ID", ""),
             token_lifetime=int(env.get("TOKEN_LIFETIME_SECONDS", "3600")),
             rate_limit_per_minute=int(env.get("RATE_LIMIT_PER_MINUTE", "600")),
+            token_failures_per_application=int(env.get("TOKEN_FAILURES_PER_APPLICATION", "10")),
+            token_failures_per_address=int(env.get("TOKEN_FAILURES_PER_ADDRESS", "30")),
+            token_failure_window_seconds=int(env.get("TOKEN_FAILURE_WINDOW_SECONDS", "300")),
             callback_queue_url=env.get("CALLBACK_QUEUE_URL", ""),
             callback_dead_letter_url=env.get("CALLBACK_DEAD_LETTER_URL", ""),
             callback_key_secret_id=env.get("CALLBACK_KEY_SECRET_ID", ""),

@@ -11,7 +11,8 @@ Flows are indexed per application (GSI "ByApplication": gsi1pk = APP#<applicatio
 Idempotency keeps its records in pk = IDEMPOTENCY.
 
 Applications live in one partition (pk = APP, sk = <applicationId>), so listing them is a Query; rate-limit
-windows are items pk = RATE#<applicationId>, sk = <window start>, removed by the TTL.
+windows are items pk = RATE#<applicationId>, sk = <window start>, and failed token attempts pk = FAIL#<subject>,
+sk = <window start>, both removed by the TTL.
 
 Every write that races another (receipts, timeouts, retried sends) is conditional, so each fact is recorded
 once and the workflow is resumed once.
@@ -433,9 +434,30 @@ class ApplicationStore:
 
     def count_request(self, application_id: str, window_start: int, limit: int, expires_at: int) -> bool:
         """Count one request in the window; False when the window already holds `limit` requests."""
+        return self._count(f"RATE#{application_id}", window_start, limit, expires_at)
+
+    def count_failure(self, subject: str, window_start: int, limit: int, expires_at: int) -> bool:
+        """Reserve one failed token attempt of `subject` (an application or an address) in the window; False
+        when the window already holds `limit`. Conditional, so sandboxes racing each other never exceed it."""
+        return self._count(f"FAIL#{subject}", window_start, limit, expires_at)
+
+    def forget_failure(self, subject: str, window_start: int) -> None:
+        """Give back a reserved attempt that turned out to succeed."""
         try:
             self._table.update_item(
-                Key={"pk": f"RATE#{application_id}", "sk": str(window_start)},
+                Key={"pk": f"FAIL#{subject}", "sk": str(window_start)},
+                UpdateExpression="ADD hits :minus",
+                ConditionExpression="attribute_exists(hits)",  # never leave an item without its TTL behind
+                ExpressionAttributeValues={":minus": -1},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def _count(self, pk: str, window_start: int, limit: int, expires_at: int) -> bool:
+        try:
+            self._table.update_item(
+                Key={"pk": pk, "sk": str(window_start)},
                 UpdateExpression="ADD hits :one SET expiresAt = :expires",
                 ConditionExpression="attribute_not_exists(hits) OR hits < :limit",
                 ExpressionAttributeValues={":one": 1, ":limit": limit, ":expires": expires_at},

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from failover.access import AccessService
 from failover.auth import TokenIssuer
-from failover.callbacks import CallbackService, Poster, Queue, url_problem
+from failover.callbacks import TIMEOUT_SECONDS, CallbackService, Poster, Queue, url_problem
 from failover.idempotency import IdempotentCalls
 from failover.service import FailoverService
 from failover.settings import Settings
@@ -41,6 +41,9 @@ def build_access(settings: Settings | None = None) -> AccessService:
             lifetime=settings.token_lifetime,
         ),
         rate_limit_per_minute=settings.rate_limit_per_minute,
+        failures_per_application=settings.token_failures_per_application,
+        failures_per_address=settings.token_failures_per_address,
+        failure_window_seconds=settings.token_failure_window_seconds,
     )
 
 
@@ -50,7 +53,7 @@ def build_callbacks(settings: Settings | None = None) -> CallbackService:
     return CallbackService(
         flows=FlowStore(table, settings.retention_days),
         queue=Queue(boto3.client("sqs"), settings.callback_queue_url, settings.callback_dead_letter_url),
-        poster=Poster(),
+        poster=Poster(allow_loopback=settings.callback_allow_loopback, timeout=TIMEOUT_SECONDS),
         deployment_key=lambda: parameters.get_secret(settings.callback_key_secret_id, max_age=300),
         time_scale=settings.time_scale,
         allow_loopback=settings.callback_allow_loopback,

@@ -9,7 +9,7 @@ Configuration comes from the environment:
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import threading
 import time
@@ -20,6 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
+from failover import bodies
 from failover.domain import Channel, canonical_status, parse_timestamp, timestamp
 from failover.observability import logger
 from failover.providers import (
@@ -43,6 +44,11 @@ VIBER_TTL_SECONDS = (30, 86400)
 MAX_IDLE_SECONDS = 30.0
 
 _PATHS = {Channel.SMS: "/sms", Channel.VIBER: "/viber", Channel.VOICE: "/voice/conversation"}
+# Bounds on a receipt's numbers: a concatenated SMS has at most 255 parts (an 8-bit part counter in the UDH),
+# and no single message costs more than this in the account's currency.
+MAX_SMS_PARTS = 255
+MAX_PRICE = 1000.0
+MAX_LATENCY_SECONDS = 10**7
 # The receipt field that carries the id returned at send time.
 _RECEIPT_ID = {Channel.SMS: "messageId", Channel.VIBER: "trackingId", Channel.VOICE: "conversationTrackingId"}
 
@@ -134,7 +140,7 @@ class RouteeProvider:
             provider_message_id=str(tracking_id),
             status=_initial_status(channel, body.get("status")),
             price=_float(body.get("price")),
-            parts=_int((body.get("bodyAnalysis") or {}).get("parts")) if channel is Channel.SMS else None,
+            parts=_sms_parts((body.get("bodyAnalysis") or {}).get("parts")) if channel is Channel.SMS else None,
             details=_details(channel, body),
         )
         logger.info("Routee accepted", extra={"channel": channel.value, "trackingId": accepted.provider_message_id})
@@ -229,7 +235,9 @@ class RouteeProvider:
     def parse_receipt(self, channel: Channel, body: bytes) -> Receipt:
         channel = Channel(channel)
         try:
-            data = json.loads(body)
+            data = bodies.loads(body)
+        except bodies.BodyProblem as problem:
+            raise InvalidReceipt(f"receipt body {problem}") from None
         except (ValueError, UnicodeDecodeError):
             raise InvalidReceipt("receipt is not JSON") from None
         if not isinstance(data, dict):
@@ -245,15 +253,16 @@ class RouteeProvider:
         reason = status.get("reason")
         reason = reason if isinstance(reason, dict) else {}
         sms = channel is Channel.SMS
+        parts = _bounded_int(data, "parts", 1, MAX_SMS_PARTS) if sms else None
         return Receipt(
             status=canonical,
             provider_message_id=message_id,
             detailed_status=_str(reason.get("detailedStatus")),
             description=_str(reason.get("description")),
             updated=_utc(status.get("updatedDate")),
-            price=_float(data.get("price")),
-            part=_int(data.get("part")) if sms else None,
-            parts=_int(data.get("parts")) if sms else None,
+            price=_bounded_price(data),
+            part=_bounded_int(data, "part", 1, parts or MAX_SMS_PARTS) if sms else None,
+            parts=parts,
             details=_details(channel, data),
         )
 
@@ -351,12 +360,17 @@ def _details(channel: Channel, data: dict[str, Any]) -> dict[str, Any]:
         found.update(
             operator=_str(data.get("operator")),
             smsId=_str(data.get("smsId")),
-            latency=_float(data.get("latency")),
-            part=_int(data.get("part")),
+            latency=_in_range(_float(data.get("latency")), 0, MAX_LATENCY_SECONDS),
+            part=_in_range(_int(data.get("part")), 1, MAX_SMS_PARTS),
         )
     elif channel is Channel.VIBER:
         found["senderName"] = _str(data.get("from"))
     return {k: v for k, v in found.items() if v is not None}
+
+
+def _in_range(number: Any, low: float, high: float) -> Any:
+    """An informational number kept only within sane bounds (DynamoDB refuses magnitudes over 1e125)."""
+    return number if number is not None and low <= number <= high else None
 
 
 def _initial_status(channel: Channel, status: Any) -> str | None:
@@ -382,12 +396,46 @@ def _str(value: Any) -> str | None:
 
 
 def _float(value: Any) -> float | None:
+    """A finite number from a send response, or None (never NaN or infinity: "Infinity" parses as a float)."""
     if isinstance(value, bool):
         return None
     try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
+        number = float(value) if value is not None else None
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if number is not None and math.isfinite(number) else None
+
+
+def _receipt_number(data: dict[str, Any], name: str) -> float | None:
+    """A receipt's numeric field: absent or null is None; anything but a finite number is an InvalidReceipt."""
+    value = data.get(name)
+    if value is None:
+        return None
+    number = _float(value)
+    if number is None:
+        raise InvalidReceipt(f"{name} must be a finite number, not {str(value)[:40]!r}")
+    return number
+
+
+def _bounded_int(data: dict[str, Any], name: str, low: int, high: int) -> int | None:
+    number = _receipt_number(data, name)
+    if number is None:
+        return None
+    if not number.is_integer() or not low <= number <= high:
+        raise InvalidReceipt(f"{name} must be a whole number from {low} to {high}, not {data[name]!r}")
+    return int(number)
+
+
+def _bounded_price(data: dict[str, Any]) -> float | None:
+    price = _receipt_number(data, "price")
+    if price is not None and not 0 <= price <= MAX_PRICE:
+        raise InvalidReceipt(f"price must be from 0 to {MAX_PRICE:g}, not {data['price']!r}")
+    return price
+
+
+def _sms_parts(value: Any) -> int | None:
+    parts = _int(value)
+    return parts if parts is not None and 1 <= parts <= MAX_SMS_PARTS else None
 
 
 def _int(value: Any) -> int | None:
