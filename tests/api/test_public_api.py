@@ -18,7 +18,7 @@ def counts(stack) -> tuple[int, int]:
     sfn = boto3.client("stepfunctions", region_name=REGION)
     executions = sfn.list_executions(stateMachineArn=stack.aws.state_machine_arn)["executions"]
     table = boto3.resource("dynamodb", region_name=REGION).Table(stack.aws.table_name)
-    return len(executions), table.scan(Select="COUNT", FilterExpression=Attr("pk").begins_with("FLOW#"))["Count"]
+    return len(executions), table.scan(Select="COUNT", FilterExpression=Attr("sk").eq("#FLOW"))["Count"]
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from typing import Any
 
 MAX_DEPTH = 32  # the deepest legitimate body (a Voice step's verb message) is 6 levels deep
 MAX_NUMBER_LENGTH = 32  # characters of one number literal: no field needs more than a double's 17 digits
-MAX_STRING_LENGTH = 10_000  # characters of one string or key: the longest field (an SMS body) allows 10,000
+MAX_STRING_LENGTH = 16_384  # characters of one string or key: above every field's own cap (an SMS body: 10,000)
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")

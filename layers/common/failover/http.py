@@ -9,7 +9,7 @@ from http import HTTPStatus
 from aws_lambda_powertools.event_handler import Response, content_types
 
 from failover import domain
-from failover.bodies import media_type_problem
+from failover.bodies import JSON_MEDIA_TYPE, media_type_problem
 
 # Routee codes: HTTP status, module (000 generic), error number.
 VALIDATION_ERROR = "400000000"
@@ -59,13 +59,19 @@ def body_too_large(event: dict, limit: int = MAX_BODY_BYTES) -> dict | None:
 
 
 def unsupported_media_type(event: dict) -> dict | None:
-    """415 for a request body that is not application/json (optionally ;charset=utf-8), or None."""
+    """415 for a request body that is not application/json (optionally ;charset=utf-8), or None (and the header
+    made canonical)."""
     if not event.get("body"):
         return None
     headers = event.get("headers") or {}
     content_type = next((value for key, value in headers.items() if key.lower() == "content-type"), None)
     problem = media_type_problem(content_type)
     if problem is None:
+        # Media types are case-insensitive; the Event Handler compares them as written. Hand it the canonical one.
+        for key in [k for k in headers if k.lower() == "content-type"]:
+            headers[key] = JSON_MEDIA_TYPE
+        for key in [k for k in event.get("multiValueHeaders") or {} if k.lower() == "content-type"]:
+            event["multiValueHeaders"][key] = [JSON_MEDIA_TYPE]
         return None
     return proxy_error(415, f"Unsupported Content-Type: {problem}", {"Content-Type": problem})
 

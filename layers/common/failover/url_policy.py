@@ -60,9 +60,10 @@ def address_problem(address: IPAddress) -> str | None:
     """Why a callback may not go to this address, or None for a public one."""
     if address in _NAT64_LOCAL:
         return "must not point at a local-use NAT64 address"
-    for candidate in [address, *embedded_ipv4(address)]:
-        if candidate in METADATA_ADDRESSES or candidate.is_link_local:
-            return "must not point at a link-local or cloud metadata address"
+    candidates = [address, *embedded_ipv4(address)]
+    if any(c in METADATA_ADDRESSES or c.is_link_local for c in candidates):
+        return "must not point at a link-local or cloud metadata address"
+    for candidate in candidates:
         if candidate.is_loopback or candidate.is_private or candidate.is_reserved or candidate.is_multicast:
             return "must not point at a private, loopback or reserved address"
         if candidate.is_unspecified or not candidate.is_global:
