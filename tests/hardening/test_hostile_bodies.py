@@ -13,7 +13,6 @@ import boto3
 import pytest
 from boto3.dynamodb.conditions import Attr
 
-from failover import bodies
 from failover.domain import Channel
 from failover_local.aws import REGION
 from tests.fakes.scripted_provider import Say
@@ -149,6 +148,9 @@ def test_a_number_field_refuses_booleans_and_texts_have_routee_caps(stack, name,
 
 def test_the_caps_still_let_the_longest_documented_values_through(stack):
     """The guards above must be able to fail: a body at every cap is a flow."""
+    from failover import bodies
+
+    assert bodies.MAX_DEPTH > 20
     at_caps = {
         "flow": [
             {**SMS, "message": {"body": "x" * 10_000}},
@@ -185,6 +187,8 @@ def test_application_json_with_or_without_a_utf8_charset_is_accepted(stack, cont
 
 def test_the_bounded_parser_is_what_the_api_uses():
     """Unit-level: each limit raises BodyProblem, and a body within the limits parses as json.loads would."""
+    from failover import bodies
+
     for raw in (
         _nested(bodies.MAX_DEPTH + 1),
         "1" * 40,

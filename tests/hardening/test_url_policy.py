@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from failover import url_policy
-from failover.callbacks import CallbackService, Delivery
-from failover.url_policy import PinnedPoster, check_url, embedded_ipv4, url_problem
+from failover.callbacks import Delivery, url_problem
+from failover.settings import Settings
+from failover.wiring import build_callbacks
 
 METADATA = "169.254.169.254"
 
@@ -101,6 +101,8 @@ def test_public_addresses_pass(url):
 
 
 def test_embedded_ipv4_finds_every_embedding():
+    from failover.url_policy import embedded_ipv4
+
     cases = {
         "::ffff:169.254.169.254": ["169.254.169.254"],
         "::a9fe:a9fe": ["169.254.169.254"],
@@ -161,8 +163,15 @@ class _Recorder(BaseHTTPRequestHandler):
         self.end_headers()
 
 
+class _Server(ThreadingHTTPServer):
+    def verify_request(self, request, client_address) -> bool:
+        self.connections.append(client_address)  # every TCP connection, even one that never makes a request
+        return True
+
+
 def _serve(address: str, context: ssl.SSLContext | None = None) -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer((address, 0), _Recorder)
+    server = _Server((address, 0), _Recorder)
+    server.connections = []
     server.seen = []
     server.sni = []
     if context is not None:
@@ -209,35 +218,25 @@ def rebinding(monkeypatch):
 
 
 def test_a_rebinding_answer_after_the_check_is_never_connected_to(rebinding, loopback_server, monkeypatch):
-    """Issue 16: the check saw a public address, the connection went to 127.0.0.1. Now the poster connects only
-    to an address it checked itself: the rebinding answer is refused, and 127.0.0.1 hears nothing."""
+    """Issue 16: the check saw a public address, the connection went to 127.0.0.1. The deployed wiring's delivery
+    now connects only to an address it checked itself: the rebinding answer is refused, 127.0.0.1 hears nothing."""
     answers, _ = rebinding
     port = loopback_server.server_address[1]
     answers["hooks.rebind.test"] = ["93.184.215.14", "127.0.0.1"]  # public for the check, then loopback
-    connected: list[tuple[str, int]] = []
-    real_connect = url_policy.urllib3.util.connection.create_connection
-
-    def record(address, *args, **kwargs):
-        connected.append(address)
-        return real_connect(address, *args, **kwargs)
-
-    monkeypatch.setattr("urllib3.util.connection.create_connection", record)
-    monkeypatch.setattr("urllib3.connection.connection.create_connection", record, raising=False)
-    service = CallbackService(
-        flows=None,  # type: ignore[arg-type] - deliver never reads flows
-        queue=_NullQueue(),  # type: ignore[arg-type]
-        poster=PinnedPoster(allow_loopback=False),
-        deployment_key=lambda: "key",
-        allow_loopback=False,
-    )
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("CALLBACK_ALLOW_LOOPBACK", "false")
+    service = build_callbacks(Settings.from_env())  # as the CallbackDeliver function builds it
+    service.queue = _NullQueue()
+    service.deployment_key = lambda: "key"
     delivery = Delivery("e", "t", "app", 1, f"https://hooks.rebind.test:{port}/cb", body='{"a":1}')
     assert service.deliver(delivery) == "retrying"
-    assert loopback_server.seen == []
-    assert all(host != "127.0.0.1" for host, _ in connected)
+    assert loopback_server.connections == []
 
 
 def test_the_poster_connects_to_the_address_it_checked(rebinding, second_loopback_server):
     """One resolution per POST, and the connection goes to its answer, not to a later one (127.0.0.1 here)."""
+    from failover.url_policy import PinnedPoster
+
     answers, calls = rebinding
     port = second_loopback_server.server_address[1]
     answers["receiver.rebind.test"] = ["127.0.0.2", "127.0.0.1"]
@@ -249,6 +248,8 @@ def test_the_poster_connects_to_the_address_it_checked(rebinding, second_loopbac
 
 
 def test_a_refused_answer_is_not_posted_to(rebinding, loopback_server):
+    from failover.url_policy import PinnedPoster
+
     answers, _ = rebinding
     answers["private.rebind.test"] = ["10.0.0.1"]
     poster = PinnedPoster(allow_loopback=True)
@@ -291,6 +292,8 @@ def tls_server(certificate):
 
 
 def test_https_keeps_sni_host_and_certificate_check_for_the_url_host(tls_server, certificate):
+    from failover.url_policy import PinnedPoster
+
     port = tls_server.server_address[1]
     resolve = {"receiver.test": ["127.0.0.1"], "impostor.test": ["127.0.0.1"]}
     poster = PinnedPoster(allow_loopback=True, resolve=resolve.__getitem__, ca_certs=str(certificate[0]))
@@ -304,6 +307,8 @@ def test_https_keeps_sni_host_and_certificate_check_for_the_url_host(tls_server,
 
 
 def test_check_url_returns_the_address_it_checked():
+    from failover.url_policy import check_url
+
     target = check_url("https://hooks.example/cb", False, lambda host: ["93.184.215.14", "2606:4700::1111"])
     assert target.problem is None and str(target.address) == "93.184.215.14"
     assert check_url("https://hooks.example/cb", False, lambda host: ["93.184.215.14", "10.0.0.1"]).problem
