@@ -235,7 +235,6 @@ RECEIPT_CORPUS = [
     ("parts 1,000,000", lambda m: json.dumps(receipt(m, parts=1_000_000, part=1)), "parts must be a whole number"),
     ("parts 0", lambda m: json.dumps(receipt(m, parts=0, part=1)), "parts must be a whole number"),
     ("parts 2.5", lambda m: json.dumps(receipt(m, parts=2.5, part=1)), "parts must be a whole number"),
-    ("parts true", lambda m: json.dumps(receipt(m, parts=True, part=1)), "parts must be a finite number"),
     ("part beyond parts", lambda m: json.dumps(receipt(m, parts=2, part=3)), "part must be a whole number"),
     ("integer of 5,000 digits",
      lambda m: json.dumps(receipt(m, parts=1)).replace('"parts": 1', '"parts": 1' + "0" * 5000), "number longer"),

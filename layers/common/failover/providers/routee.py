@@ -407,12 +407,18 @@ def _float(value: Any) -> float | None:
 
 
 def _receipt_number(data: dict[str, Any], name: str) -> float | None:
-    """A receipt's numeric field: absent or null is None; anything but a finite number is an InvalidReceipt."""
+    """A receipt's numeric field. Absent or unreadable ("n/a", a boolean) is None, like any optional field; a
+    number that is not finite ("Infinity", "NaN") is an InvalidReceipt: it would overflow or be stored as NaN."""
     value = data.get(name)
-    if value is None:
+    if value is None or isinstance(value, bool):
         return None
-    number = _float(value)
-    if number is None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
         raise InvalidReceipt(f"{name} must be a finite number, not {str(value)[:40]!r}")
     return number
 
