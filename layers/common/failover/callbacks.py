@@ -24,8 +24,6 @@ from failover.store import FlowStore
 from failover.url_policy import PinnedPoster as Poster  # the HTTP side of a delivery
 from failover.url_policy import url_problem
 
-__all__ = ["CallbackService", "Delivery", "Poster", "Queue", "url_problem"]
-
 # Routee's retry schedule for callbacks, in seconds: 30 s, 1 m, 2 m, 5 m, 10 m, 15 m, 30 m, 1 h, 2 h, 4 h, 8 h, 24 h.
 RETRY_SCHEDULE = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
 SQS_MAX_DELAY = 900  # longer waits are chained: the message carries notBefore and is queued again
