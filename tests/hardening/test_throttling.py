@@ -183,3 +183,37 @@ def test_the_authorizer_cache_is_a_small_parameter_and_the_token_function_may_co
         "TOKEN_FAILURES_PER_ADDRESS",
         "TOKEN_FAILURE_WINDOW_SECONDS",
     }
+
+
+class _Applications:
+    """In-memory ApplicationStore: one active application, every request counted."""
+
+    def __init__(self, status: str = "active"):
+        self.status = status
+        self.counted = 0
+
+    def get(self, application_id):
+        return {"applicationId": application_id, "status": self.status}
+
+    def count_request(self, application_id, window, limit, expires_at):
+        self.counted += 1
+        return True
+
+
+@pytest.mark.parametrize(
+    ("expires_at", "admitted"),
+    [(1_800_000_001, True), ("1800000001", True), ("1800000000", False), (1_800_000_000, False), ("junk", False)],
+)
+def test_admission_reads_the_expiry_as_api_gateway_passes_it(expires_at, admitted):
+    """API Gateway may hand the authorizer's context values to the integration as strings."""
+    from failover.access import AccessService, NotAdmitted
+
+    applications = _Applications()
+    access = AccessService(applications, issuer=None, clock=lambda: 1_800_000_000.0)  # type: ignore[arg-type]
+    if admitted:
+        access.admit("bank-app", expires_at)
+        assert applications.counted == 1
+    else:
+        with pytest.raises(NotAdmitted):
+            access.admit("bank-app", expires_at)
+        assert applications.counted == 0

@@ -135,7 +135,8 @@ class AccessService:
         the application must still be active (the authorizer's cached answer may be older than either), and the
         request counts against the application's rate limit."""
         now = self.clock()
-        try:
+        try:  # context values may arrive as strings ("numberKey": "1"):
+            # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-lambda-authorizer-output.html
             expired = expires_at is not None and now >= float(expires_at)
         except (TypeError, ValueError):
             expired = True
