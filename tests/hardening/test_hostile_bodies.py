@@ -266,3 +266,12 @@ def test_a_valid_receipt_with_parts_and_price_is_still_recorded(stack, sent_sms)
     assert status == 200, payload
     message = wait_for(lambda: (m := stack.track(tracking_id)["messages"][0])["status"]["name"] == "Delivered" and m)
     assert message["price"] == 0.036
+
+
+def test_an_absurd_informational_number_is_dropped_not_a_5xx(stack, sent_sms):
+    """latency 1e300 is finite but past what DynamoDB stores (1e125): it is dropped, the receipt recorded."""
+    tracking_id, url, message_id = sent_sms
+    body = json.dumps(receipt(message_id, latency=1e300, part=1, parts=1)).encode()
+    status, _, payload = stack.aws.handle_http("POST", url, {"Content-Type": "application/json"}, body)
+    assert status == 200, payload
+    wait_for(lambda: stack.track(tracking_id)["messages"][0]["status"]["name"] == "Delivered")
