@@ -79,3 +79,13 @@ def test_every_function_and_route_of_the_template_is_served_locally(stack):
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {stack.token()}"}
         status, _, _ = stack.aws.handle_http(method, concrete, headers, b"{}")
         assert status != 403, f"{method} {path} is not served"
+
+
+def test_tasks_retry_a_transient_refusal_instead_of_failing_the_flow():
+    """The name Step Functions sees is the exception's class name (the Lambda runtime's errorType)."""
+    from failover.ports import Contention
+
+    for name in ("SendStep", "ExpireStep"):
+        retried = {error for retrier in definition()["States"][name]["Retry"] for error in retrier["ErrorEquals"]}
+        assert {Contention.__name__, "Lambda.Unknown"} <= retried, name
+        assert "States.Timeout" not in retried and "States.ALL" not in retried  # the ttl is not an error to retry

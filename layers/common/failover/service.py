@@ -19,6 +19,7 @@ from failover import domain, providers
 from failover.domain import Channel, FailoverRequest, StatusCode, Verdict
 from failover.idempotency import IdempotentCalls
 from failover.observability import count, logger
+from failover.ports import FlowRepository, Workflow
 from failover.providers import (
     AuthenticationFailed,
     InsufficientBalance,
@@ -26,9 +27,8 @@ from failover.providers import (
     Receipt,
     SendError,
 )
+from failover.retries import Backoff, retrying
 from failover.signing import CallbackSigner, parse_step_id, step_id
-from failover.store import FlowStore
-from failover.workflow import StepFunctionsWorkflow
 
 
 class ReceiptResult(StrEnum):
@@ -72,8 +72,8 @@ class Clock:
 class FailoverService:
     def __init__(
         self,
-        store: FlowStore,
-        workflow: StepFunctionsWorkflow,
+        store: FlowRepository,
+        workflow: Workflow,
         signer: CallbackSigner,
         public_api_url: str,
         provider_name: str,
@@ -81,9 +81,11 @@ class FailoverService:
         clock: Clock | None = None,
         callback_url_problem: Callable[[str], str | None] | None = None,
         idempotency: IdempotentCalls | None = None,
+        backoff: Backoff | None = None,
     ):
-        self._store = store
-        self._workflow = workflow
+        # Every call to the table and to Step Functions is retried on a transient refusal (ports.Contention).
+        self._store = retrying(store, backoff)
+        self._workflow = retrying(workflow, backoff)
         self._signer = signer
         self._public_api_url = public_api_url
         self._provider_name = provider_name
@@ -200,28 +202,33 @@ class FailoverService:
         definition = flow["steps"][index]
         channel = Channel(definition["type"])
         if flow["status"] in domain.FINAL_FLOW_STATUSES:
-            # Cancelled (or otherwise ended) while this step was on its way: send nothing, end the execution.
-            logger.warning("Flow already ended; not sending", extra={"trackingId": tracking_id, "index": index})
-            ended = Verdict(
-                outcome=domain.Outcome.FAILED
-                if flow["status"] == domain.FlowStatus.FAILED
-                else domain.Outcome.SUCCEEDED,
-                statusCode=StatusCode(flow["statusCode"]) if flow.get("statusCode") else None,
-            )
-            self._workflow.resume(task_token, ended.model_dump(mode="json", exclude_none=True))
+            self._end_task(flow, index, task_token)
             return
         claimed = self._store.claim(tracking_id, index, task_token, self._now())
         self._store.mark_in_progress(tracking_id, self._now())
         status = (claimed.get("status") or {}).get("name")
-        already_final = status is not None and domain.is_final(channel, status)
-        if claimed["sendAttempts"] > 1:
-            # A retried invocation: the first attempt owns the send; never send a step twice.
-            logger.warning("Step already sent; not sending again", extra={"trackingId": tracking_id, "index": index})
-        elif already_final:
+        if status is not None and domain.is_final(channel, status):
             logger.warning("Step already has a final status; not sending", extra={"trackingId": tracking_id})
-        else:
+        elif claimed.get("sendClaimed"):
+            # A retried invocation: the attempt that claimed the send owns it; never send a step twice.
+            logger.warning("Step already sent; not sending again", extra={"trackingId": tracking_id, "index": index})
+        elif self._store.claim_send(tracking_id, index):
             self._send(flow, index, channel, definition)
+        else:
+            current = self._flow(tracking_id)
+            if current["status"] in domain.FINAL_FLOW_STATUSES:  # cancelled (or failed) meanwhile
+                self._end_task(current, index, task_token)
+                return
         self._advance(flow, index)
+
+    def _end_task(self, flow: dict[str, Any], index: int, task_token: str) -> None:
+        """The flow ended while this step was on its way: send nothing, end the execution."""
+        logger.warning("Flow already ended; not sending", extra={"trackingId": flow["trackingId"], "index": index})
+        ended = Verdict(
+            outcome=domain.Outcome.FAILED if flow["status"] == domain.FlowStatus.FAILED else domain.Outcome.SUCCEEDED,
+            statusCode=StatusCode(flow["statusCode"]) if flow.get("statusCode") else None,
+        )
+        self._workflow.resume(task_token, ended.model_dump(mode="json", exclude_none=True))
 
     def _send(self, flow: dict[str, Any], index: int, channel: Channel, definition: dict[str, Any]) -> None:
         tracking_id = flow["trackingId"]
@@ -276,9 +283,9 @@ class FailoverService:
             extra=_notify(flow),
         )
         message = self._store.get_message(tracking_id, index) or {}
-        if message.get("taskToken"):
-            # The task that held this token timed out: nobody may resume it any more.
-            self._store.claim_resume(tracking_id, index, message["taskToken"])
+        if message.get("taskToken") and message.get("resumedToken") != message["taskToken"]:
+            # The task that held this token timed out: nobody needs to resume it any more.
+            self._store.mark_resumed(tracking_id, index, message["taskToken"])
         verdict = self._advance(flow, index)
         if verdict is None:
             # Only a DELIVERED that awaits SEEN (expireOnDelivery) is final yet undecided: it expires now. That
@@ -392,7 +399,12 @@ class FailoverService:
             count("LateDeliveries", channel)
 
     def _advance(self, flow: dict[str, Any], index: int) -> Verdict | None:
-        """Resolve the step once its status is final; resume the waiting task once per token."""
+        """Resolve the step once its status is final; resume the waiting task until Step Functions confirms.
+
+        The resume is recorded (resumedToken) only after SendTaskSuccess answered. Until then every writer that
+        passes here (a duplicate receipt, a retried invocation) calls it again; Step Functions completes a task
+        once and answers TaskTimedOut to the others (workflow.py), so repeating it is harmless, and a writer that
+        dies between the verdict and the resume cannot stall the task."""
         tracking_id = flow["trackingId"]
         message = self._store.get_message(tracking_id, index) or {}
         if "verdict" not in message:
@@ -406,8 +418,9 @@ class FailoverService:
                 return verdict
         verdict = Verdict.model_validate(message["verdict"])
         token = message.get("taskToken")
-        if token and self._store.claim_resume(tracking_id, index, token):
+        if token and message.get("resumedToken") != token:
             self._workflow.resume(token, verdict.model_dump(mode="json", exclude_none=True))
+            self._store.mark_resumed(tracking_id, index, token)
         return verdict
 
     def _judge(self, flow: dict[str, Any], index: int, message: dict[str, Any]) -> Verdict | None:

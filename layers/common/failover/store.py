@@ -29,6 +29,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from failover.domain import FlowStatus, Verdict, flow_status_of, recipient_of
+from failover.ports import Contention
 
 FLOW_SK = "#FLOW"
 APPS_PK = "APP"
@@ -70,6 +71,54 @@ def _dynamo(value: Any) -> Any:
     return value
 
 
+# Refusals that change nothing and pass with time: throttling, and a conflict with a transaction in flight
+# (a plain write gets TransactionConflictException; a transaction is cancelled with reason TransactionConflict).
+# botocore retries throttling a few times, never a conflict. See "Transaction conflict handling in DynamoDB":
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-conflict-handling
+TRANSIENT_ERRORS = frozenset(
+    {
+        "TransactionConflictException",
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TransactionInProgressException",
+    }
+)
+TRANSIENT_CANCELLATIONS = frozenset({"TransactionConflict", "ProvisionedThroughputExceeded", "ThrottlingError"})
+
+
+def _transient(exc: ClientError) -> bool:
+    error = exc.response["Error"]["Code"]
+    if error in TRANSIENT_ERRORS:
+        return True
+    if error == "TransactionCanceledException":
+        reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", [])}
+        return bool(reasons & TRANSIENT_CANCELLATIONS)
+    return False
+
+
+class _Translating:
+    """A boto3 Table or client whose transient refusals raise ports.Contention (the caller may retry)."""
+
+    def __init__(self, inner: Any):
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._inner, name)
+        if not callable(attribute):
+            return attribute
+
+        def translated(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except ClientError as exc:
+                if _transient(exc):
+                    raise Contention(f"{name}: {exc.response['Error']['Code']}") from exc
+                raise
+
+        return translated
+
+
 def _conditional_failed(exc: ClientError) -> bool:
     error = exc.response["Error"]["Code"]
     if error == "ConditionalCheckFailedException":
@@ -84,8 +133,9 @@ def _conditional_failed(exc: ClientError) -> bool:
 
 class FlowStore:
     def __init__(self, table: Any, retention_days: int = 90):
-        self._table = table
-        self._client = table.meta.client  # the resource's client: it serializes plain Python values itself
+        self._table = _Translating(table)
+        # The resource's client: it serializes plain Python values itself.
+        self._client = _Translating(table.meta.client)
         self._retention = retention_days * 86400
 
     def _expires(self) -> int:
@@ -241,6 +291,40 @@ class FlowStore:
         )["Attributes"]
         return _plain(item)
 
+    def claim_send(self, tracking_id: str, index: int) -> bool:
+        """True for exactly one caller per step, and only while the flow is open: that caller calls the provider.
+
+        Taken right before the provider call (not with the token), so an attempt that died before it leaves the
+        send to its retry; checked against the flow in one transaction, so no step is sent after a cancel."""
+        items = [
+            {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": {"pk": _pk(tracking_id), "sk": _msg_sk(index)},
+                    "UpdateExpression": "SET sendClaimed = :true",
+                    "ConditionExpression": "attribute_not_exists(sendClaimed)",
+                    "ExpressionAttributeValues": {":true": True},
+                }
+            },
+            {"ConditionCheck": self._open_flow_check(tracking_id)},
+        ]
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def _open_flow_check(self, tracking_id: str) -> dict[str, Any]:
+        return {
+            "TableName": self._table.name,
+            "Key": {"pk": _pk(tracking_id), "sk": FLOW_SK},
+            "ConditionExpression": "#status IN (:queued, :running)",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":queued": FlowStatus.QUEUED.value, ":running": FlowStatus.IN_PROGRESS.value},
+        }
+
     def record_accepted(
         self, tracking_id: str, index: int, provider_message_id: str, price: float | None, parts: int | None
     ) -> None:
@@ -324,15 +408,8 @@ class FlowStore:
         }
         items = [message]
         final = flow_status_of(verdict)
-        open_flow = {
-            "TableName": self._table.name,
-            "Key": {"pk": _pk(tracking_id), "sk": FLOW_SK},
-            "ConditionExpression": "#status IN (:queued, :running)",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": {":queued": FlowStatus.QUEUED.value, ":running": FlowStatus.IN_PROGRESS.value},
-        }
         if final is None:  # the flow goes on, unless it was ended meanwhile (cancelled, or a workflow error)
-            items.append({"ConditionCheck": open_flow})
+            items.append({"ConditionCheck": self._open_flow_check(tracking_id)})
         else:
             changes = {"status": final.value, "updatedAt": now}
             if verdict.statusCode is not None:
@@ -363,20 +440,16 @@ class FlowStore:
             raise
         return True
 
-    def claim_resume(self, tracking_id: str, index: int, task_token: str) -> bool:
-        """True for exactly one caller per task token: that caller resumes the workflow."""
-        try:
-            self._table.update_item(
-                Key={"pk": _pk(tracking_id), "sk": _msg_sk(index)},
-                UpdateExpression="SET resumedToken = :token",
-                ConditionExpression="attribute_not_exists(resumedToken) OR resumedToken <> :token",
-                ExpressionAttributeValues={":token": task_token},
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
+    def mark_resumed(self, tracking_id: str, index: int, task_token: str) -> None:
+        """Step Functions confirmed that the task of `task_token` no longer waits: later writers need not resume.
+
+        Written only after SendTaskSuccess answered, never before it: a claim written first would stall the task
+        if the call failed or the function died in between."""
+        self._table.update_item(
+            Key={"pk": _pk(tracking_id), "sk": _msg_sk(index)},
+            UpdateExpression="SET resumedToken = :token",
+            ExpressionAttributeValues={":token": task_token},
+        )
 
 
 def _flow(item: dict[str, Any]) -> dict[str, Any]:

@@ -8,10 +8,23 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from failover.observability import count, logger
+from failover.ports import Contention
 
-# A resume that finds the task gone is a fact to record, not an error: the step already timed out,
-# or the execution already moved on.
+# A resume that finds the task gone is a fact to record, not an error: the step already timed out, the
+# execution already moved on, or another writer's SendTaskSuccess already closed it ("TaskTimedOut: the task
+# token has either expired or the task associated with the token has already been closed",
+# https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html). So a resume may be
+# attempted any number of times: Step Functions completes a task once.
 _GONE = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
+# Step Functions throttles SendTaskSuccess and StartExecution per account and region (token buckets,
+# https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html#service-limits-api-action-throttling-general);
+# a throttled call did nothing and is retried by failover.retries.
+_THROTTLED = {"ThrottlingException"}
+
+
+def _throttled(exc: ClientError, call: str) -> None:
+    if exc.response["Error"]["Code"] in _THROTTLED:
+        raise Contention(f"{call}: {exc.response['Error']['Code']}") from exc
 
 
 class StepFunctionsWorkflow:
@@ -24,6 +37,7 @@ class StepFunctionsWorkflow:
         try:
             self._client.start_execution(stateMachineArn=self._arn, name=name, input=json.dumps(payload))
         except ClientError as exc:
+            _throttled(exc, "StartExecution")
             if exc.response["Error"]["Code"] == "ExecutionAlreadyExists":
                 return False
             raise
@@ -35,6 +49,7 @@ class StepFunctionsWorkflow:
         try:
             self._client.stop_execution(executionArn=arn, error="Cancelled", cause=cause)
         except ClientError as exc:
+            _throttled(exc, "StopExecution")
             if exc.response["Error"]["Code"] not in ("ExecutionDoesNotExist", "ExecutionAlreadyStopped"):
                 raise
             return False
@@ -45,6 +60,7 @@ class StepFunctionsWorkflow:
         try:
             self._client.send_task_success(taskToken=task_token, output=json.dumps(output))
         except ClientError as exc:
+            _throttled(exc, "SendTaskSuccess")
             code = exc.response["Error"]["Code"]
             if code not in _GONE:
                 raise
