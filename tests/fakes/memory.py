@@ -32,6 +32,7 @@ class CommittedWrite:
     key: Key
     what: str
     flow_status: str | None
+    flow_code: str | None
 
 
 class InMemoryFlowRepository:
@@ -58,7 +59,8 @@ class InMemoryFlowRepository:
 
     def _commit(self, key: Key, what: str) -> None:
         flow = self._items.get((key[0], None))
-        self.log.append(CommittedWrite(key, what, flow.get("status") if flow else None))
+        flow = flow or {}
+        self.log.append(CommittedWrite(key, what, flow.get("status"), flow.get("statusCode")))
 
     def _transact(self, what: str, checks: list[tuple[Key, Callable[[dict], bool]]], apply: Callable[[], None]) -> bool:
         keys = [key for key, _ in checks]

@@ -177,6 +177,9 @@ class FailoverService:
             raise NotFound(tracking_id)
         if not self._store.fail_flow(tracking_id, StatusCode.CANCELLED.value, None, self._now()):
             current = self._store.get_flow(tracking_id) or flow
+            if current.get("statusCode") == StatusCode.CANCELLED.value:
+                # A repeated cancel: the first may have died before it stopped the execution.
+                self._workflow.stop(tracking_id, "cancelled through the API")
             raise AlreadyFinished(tracking_id, current["status"])
         self._workflow.stop(tracking_id, "cancelled through the API")
         logger.info("Flow cancelled", extra={"trackingId": tracking_id})
@@ -222,12 +225,19 @@ class FailoverService:
         self._advance(flow, index)
 
     def _end_task(self, flow: dict[str, Any], index: int, task_token: str) -> None:
-        """The flow ended while this step was on its way: send nothing, end the execution."""
+        """The flow ended while this step was on its way: send nothing, end the execution with the step's own
+        verdict if a receipt already resolved it (the flow ended through it), else with the flow's end."""
         logger.warning("Flow already ended; not sending", extra={"trackingId": flow["trackingId"], "index": index})
-        ended = Verdict(
-            outcome=domain.Outcome.FAILED if flow["status"] == domain.FlowStatus.FAILED else domain.Outcome.SUCCEEDED,
-            statusCode=StatusCode(flow["statusCode"]) if flow.get("statusCode") else None,
-        )
+        resolved = (self._store.get_message(flow["trackingId"], index) or {}).get("verdict")
+        ended = Verdict.model_validate(resolved) if resolved else None
+        if ended is None or ended.outcome is domain.Outcome.NEXT:
+            ended = Verdict(
+                outcome=domain.Outcome.FAILED
+                if flow["status"] == domain.FlowStatus.FAILED
+                else domain.Outcome.SUCCEEDED,
+                statusCode=StatusCode(flow["statusCode"]) if flow.get("statusCode") else None,
+                terminationChannel=flow.get("terminationChannel"),
+            )
         self._workflow.resume(task_token, ended.model_dump(mode="json", exclude_none=True))
 
     def _send(self, flow: dict[str, Any], index: int, channel: Channel, definition: dict[str, Any]) -> None:
