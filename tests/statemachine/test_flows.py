@@ -6,8 +6,10 @@ from __future__ import annotations
 import itertools
 import json
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from failover.domain import Channel
 from failover.providers import AuthenticationFailed, InsufficientBalance, Rejected, Unavailable
@@ -258,14 +260,28 @@ def test_a_receipt_that_arrives_before_the_token_is_stored_is_not_lost(stack):
     assert stack.provider.sends_to(to) == []  # the step was already over: nothing is sent
 
 
-def test_duplicate_receipts_resume_the_execution_exactly_once(stack):
+def test_duplicate_receipts_resume_each_task_once_and_only_with_its_own_verdict(stack):
+    """Four copies of Viber's final receipt: one SendTaskSuccess for Viber's task, none from the copies (the
+    resume is recorded once Step Functions answered), and SMS's task resumed only by SMS's own verdict."""
     to = number()
     stack.provider.script(Channel.VIBER, to, *[Say("UNDELIVERED", after=0.1) for _ in range(4)])
     stack.provider.script(Channel.SMS, to, Say("Delivered", after=0.3))
-    snapshot = stack.finish({"flow": [viber(to), sms(to)]})
-    wait_for(lambda: len(stack.provider.answers) >= 0 and len(stack.provider.sends_to(to)) == 2)
-    history = stack.history(snapshot["trackingId"])
-    assert sum(e["type"] == "TaskSucceeded" for e in history) == 2  # one per step
+    calls: list[tuple[str, dict]] = []
+    real = StepFunctionsParserBackend.send_task_success
+
+    def counted(backend, task_token, outcome):
+        calls.append((task_token, json.loads(outcome)))
+        return real(backend, task_token, outcome)
+
+    answered = len(stack.provider.answers)
+    with mock.patch.object(StepFunctionsParserBackend, "send_task_success", counted):
+        snapshot = stack.finish({"flow": [viber(to), sms(to)]})
+        wait_for(lambda: len(stack.provider.answers) == answered + 5, what="all five receipts answered")
+    assert stack.provider.answers[answered:] == [200] * 5
+    tokens = [token for token, _ in calls]
+    assert len(tokens) == len(set(tokens)) == 2, calls  # one call per task: no duplicate resumed anything
+    assert [output["outcome"] for _, output in calls] == ["NEXT", "SUCCEEDED"]
+    assert calls[1][1]["terminationChannel"] == "Sms"
     assert [m.channel for m in stack.provider.sends_to(to)] == [Channel.VIBER, Channel.SMS]
     assert snapshot["status"] == "Succeeded"
 
