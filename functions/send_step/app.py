@@ -13,5 +13,6 @@ service = build_service()
 @tracer.capture_lambda_handler
 @event_parser(model=SendStepTask)
 def lambda_handler(task: SendStepTask, context) -> dict:
+    service.bind_invocation(context)  # a send retries a provider outage only while the function has time left
     service.send_step(task.trackingId, task.index, task.taskToken)
     return {"trackingId": task.trackingId, "index": task.index}

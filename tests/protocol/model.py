@@ -31,6 +31,7 @@ from failover.providers import (
     Receipt,
     Rejected,
     Unavailable,
+    Unconfirmed,
 )
 from failover.retries import Backoff
 from failover.service import AlreadyFinished, FailoverService
@@ -40,7 +41,7 @@ from tests.fakes.memory import InMemoryFlowRepository, InMemoryWorkflow, Task
 PROVIDER = "model"
 APPLICATION = "app"
 SIGNER = CallbackSigner(lambda: "model-secret")
-SEND_OUTCOMES = ("accepted",) * 8 + ("rejected", "unavailable", "no_balance", "auth_failed")
+SEND_OUTCOMES = ("accepted",) * 8 + ("rejected", "unavailable", "unconfirmed", "no_balance", "auth_failed")
 
 
 class Crash(BaseException):
@@ -136,6 +137,8 @@ class ModelProvider:
             raise Rejected("rejected by the model")
         if outcome == "unavailable":
             raise Unavailable("the provider stayed unavailable")
+        if outcome == "unconfirmed":
+            raise Unconfirmed("the answer was lost: the step waits for its receipt")
         if outcome == "no_balance":
             raise InsufficientBalance("Insufficient Balance")
         if outcome == "auth_failed":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import threading
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from failover.domain import Channel
-from failover.providers import AuthenticationFailed, InsufficientBalance, Rejected, Unavailable
+from failover.providers import AuthenticationFailed, InsufficientBalance, Rejected, Unavailable, Unconfirmed
 from failover.providers.routee import RouteeProvider
 from failover_local.simulator import Simulator
 
@@ -83,8 +84,9 @@ def scripted_provider(server: Scripted, **overrides: Any) -> RouteeProvider:
     return make_provider(api_url=server.url, **(options | overrides))
 
 
-def sms(receiver: Receiver, to: str = "+306900000000", **fields: Any) -> Any:
-    return outbound(Channel.SMS, definition(Channel.SMS, to, **fields), receiver)
+def sms(receiver: Receiver, to: str = "+306900000000", retry_for_seconds: float = 0.0, **fields: Any) -> Any:
+    message = outbound(Channel.SMS, definition(Channel.SMS, to, **fields), receiver)
+    return dataclasses.replace(message, retry_for_seconds=retry_for_seconds)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -169,20 +171,28 @@ def test_refused_connection_is_unavailable(sim: Simulator, receiver: Receiver) -
 # ---------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", [500, 502, 504])
-def test_server_error_is_unavailable_without_a_repeat(scripted: Any, receiver: Receiver, status: int) -> None:
-    server = scripted((status, {"code": f"{status}000000", "developerMessage": "Boom"}, {}))
-    with pytest.raises(Unavailable, match=f"HTTP {status}"):
+def test_500_is_unavailable_without_a_repeat_when_the_step_allows_no_retry(scripted: Any, receiver: Receiver) -> None:
+    server = scripted((500, {"code": "500000000", "developerMessage": "Boom"}, {}))
+    with pytest.raises(Unavailable, match="HTTP 500"):
         scripted_provider(server).send(sms(receiver))
     assert server.calls["/sms"] == 1
 
 
-def test_read_timeout_is_unavailable_without_a_repeat(scripted: Any, receiver: Receiver) -> None:
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_gateway_error_is_unconfirmed_and_never_repeated(scripted: Any, receiver: Receiver, status: int) -> None:
+    """A gateway that gave up may hide a message Routee took: the step waits for its receipt instead."""
+    server = scripted((status, {"code": f"{status}000000", "developerMessage": "Boom"}, {}))
+    with pytest.raises(Unconfirmed, match=f"HTTP {status}"):
+        scripted_provider(server).send(sms(receiver, retry_for_seconds=30))
+    assert server.calls["/sms"] == 1
+
+
+def test_read_timeout_is_unconfirmed_and_never_repeated(scripted: Any, receiver: Receiver) -> None:
     hang = threading.Event()
     server = scripted((200, QUEUED, {}), hang=hang)
     try:
-        with pytest.raises(Unavailable, match="ReadTimeout"):
-            scripted_provider(server, timeout=(1.0, 0.3)).send(sms(receiver))
+        with pytest.raises(Unconfirmed, match="ReadTimeout"):
+            scripted_provider(server, timeout=(1.0, 0.3)).send(sms(receiver, retry_for_seconds=30))
     finally:
         hang.set()
     assert server.calls["/sms"] == 1
@@ -235,10 +245,11 @@ def test_balance_code_is_insufficient_balance_with_routee_message(scripted: Any,
         scripted_provider(server).send(sms(receiver))
 
 
-def test_accepted_without_tracking_id_is_unavailable(scripted: Any, receiver: Receiver) -> None:
+def test_accepted_without_tracking_id_is_unconfirmed_and_never_repeated(scripted: Any, receiver: Receiver) -> None:
     server = scripted((200, {"status": "Queued"}, {}))
-    with pytest.raises(Unavailable, match="trackingId"):
-        scripted_provider(server).send(sms(receiver))
+    with pytest.raises(Unconfirmed, match="trackingId"):
+        scripted_provider(server).send(sms(receiver, retry_for_seconds=30))
+    assert server.calls["/sms"] == 1
 
 
 def closed_port_url() -> str:
@@ -246,3 +257,72 @@ def closed_port_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A provider outage within the step's ttl (issue 13): retried with backoff while the step allows
+# ---------------------------------------------------------------------------------------------------------
+
+
+class FakeTime:
+    """The adapter's clock and sleep: an outage of many seconds passes at once, and is measured exactly."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def outage_provider(server: Any, fake: FakeTime, **overrides: Any) -> RouteeProvider:
+    return scripted_provider(server, status_retries=0, clock=fake.clock, sleep=fake.sleep, **overrides)
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_a_send_during_an_outage_is_retried_until_accepted(scripted: Any, receiver: Receiver, status: int) -> None:
+    """Before issue 13 about a second of retries, then FAILED: a 6-second outage burned the whole chain."""
+    down = (status, {"code": f"{status}000000", "developerMessage": "Down"}, {})
+    server = scripted(*[down] * 6, (200, QUEUED, {}))
+    fake = FakeTime()
+    accepted = outage_provider(server, fake).send(sms(receiver, retry_for_seconds=60))
+    assert accepted.provider_message_id == "tracking-1"
+    assert server.calls["/sms"] == 7  # one message taken: each refused attempt was surely not processed
+    assert len(fake.sleeps) == 6 and fake.now < 60
+
+
+def test_an_outage_longer_than_the_step_allows_ends_unavailable(scripted: Any, receiver: Receiver) -> None:
+    server = scripted((503, {"code": "503000000", "developerMessage": "Down"}, {}))
+    fake = FakeTime()
+    with pytest.raises(Unavailable, match="HTTP 503"):
+        outage_provider(server, fake).send(sms(receiver, retry_for_seconds=20))
+    assert fake.now <= 20  # never sleeps past the budget
+    assert server.calls["/sms"] == len(fake.sleeps) + 1 > 3
+
+
+def test_the_retry_window_caps_a_long_ttl(scripted: Any, receiver: Receiver) -> None:
+    from failover.providers.routee import SEND_RETRY_WINDOW_SECONDS
+
+    server = scripted((503, {"code": "503000000", "developerMessage": "Down"}, {}))
+    fake = FakeTime()
+    with pytest.raises(Unavailable):
+        outage_provider(server, fake).send(sms(receiver, retry_for_seconds=20 * 3600))  # SMS's 20 h ttl
+    assert fake.now <= SEND_RETRY_WINDOW_SECONDS
+
+
+def test_refused_connections_are_retried_within_the_budget(sim: Simulator, receiver: Receiver) -> None:
+    fake = FakeTime()
+    provider = make_provider(sim, api_url=closed_port_url(), connect_retries=0, clock=fake.clock, sleep=fake.sleep)
+    with pytest.raises(Unavailable, match="unreachable"):
+        provider.send(sms(receiver, retry_for_seconds=10))
+    assert len(fake.sleeps) > 1 and fake.now <= 10
+
+
+def test_the_send_step_timeout_covers_the_retry_window_and_one_attempt() -> None:
+    from failover.providers import routee
+
+    assert routee.send_step_timeout_seconds() >= routee.SEND_RETRY_WINDOW_SECONDS + routee.WORST_ATTEMPT_SECONDS

@@ -12,7 +12,7 @@ import pytest
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from failover.domain import Channel
-from failover.providers import AuthenticationFailed, InsufficientBalance, Rejected, Unavailable
+from failover.providers import AuthenticationFailed, InsufficientBalance, Rejected, Unavailable, Unconfirmed
 from tests.fakes.scripted_provider import Say
 from tests.harness import wait_for
 
@@ -338,3 +338,36 @@ def test_an_unknown_or_forged_callback_token_changes_nothing(stack):
     snapshot = stack.track(created["trackingId"])
     assert snapshot["status"] == "InProgress"
     assert snapshot["messages"][0]["status"]["name"] in (None, "Sent")
+
+
+# --- a send whose answer was lost (issue 13) ---------------------------------------------------------------
+
+
+def test_an_unconfirmed_send_is_not_repeated_and_its_receipt_still_ends_the_step(stack):
+    """A read timeout may hide a message the provider took: no second send; the signed callback URL ties the
+    receipt to the step although the provider's id was never stored."""
+    to = number()
+    stack.provider.script(Channel.SMS, to, refuse=Unconfirmed("Routee's answer was lost: ReadTimeout"))
+    created = stack.create({"flow": [sms(to, order=1, ttl=2), voice(to, order=2)]})
+    tracking_id = created["trackingId"]
+    waiting = wait_for(
+        lambda: (s := stack.track(tracking_id))["messages"] and s["messages"][0]["status"]["name"] == "Queued" and s,
+        what="the unconfirmed step to wait",
+    )
+    assert waiting["status"] == "InProgress"
+    assert waiting["messages"][0]["status"]["reason"]["detailedStatus"] == "Unconfirmed"
+    status, body = stack.request("POST", stack.signed_callback(tracking_id, 0), {"id": None, "status": "Delivered"})
+    assert status == 200, body
+    snapshot = stack.wait_final(tracking_id)
+    assert (snapshot["status"], snapshot["terminationChannel"]) == ("Succeeded", "Sms")
+    assert [m.channel for m in stack.provider.sends_to(to)] == [Channel.SMS]  # sent once, never repeated
+
+
+def test_an_unconfirmed_send_without_a_receipt_expires_at_its_ttl_and_fails_over(stack):
+    to = number()
+    stack.provider.script(Channel.VIBER, to, refuse=Unconfirmed("Routee answered HTTP 504"))
+    stack.provider.script(Channel.SMS, to, Say("Delivered"))
+    snapshot = stack.finish({"flow": [viber(to, ttl=0.5), sms(to)]})
+    assert (snapshot["status"], snapshot["terminationChannel"]) == ("Succeeded", "Sms")
+    assert statuses(snapshot) == [("Viber", "EXPIRED"), ("Sms", "Delivered")]
+    assert [m.channel for m in stack.provider.sends_to(to)] == [Channel.VIBER, Channel.SMS]

@@ -26,6 +26,7 @@ from failover.providers import (
     OutboundMessage,
     Receipt,
     SendError,
+    Unconfirmed,
 )
 from failover.retries import Backoff, retrying
 from failover.signing import CallbackSigner, parse_step_id, step_id
@@ -64,6 +65,12 @@ class AlreadyFinished(Exception):
         self.status = status
 
 
+# A send retried through an outage stops this long before the step's ttl, and this long before the function's
+# timeout (to record the outcome and resume the task); see providers/routee.py for the retry window itself.
+SEND_TTL_MARGIN_SECONDS = 1.0
+SEND_FUNCTION_MARGIN_SECONDS = 15.0
+
+
 @dataclass(frozen=True)
 class Clock:
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -93,11 +100,20 @@ class FailoverService:
         self._clock = clock or Clock()
         self._callback_url_problem = callback_url_problem or (lambda url: None)
         self._idempotency = idempotency
+        self._context: Any = None
 
     def bind_invocation(self, context: Any) -> None:
-        """The Lambda context of the current invocation (Idempotency reads its remaining time)."""
+        """The Lambda context of the current invocation (Idempotency and the send's retries read its time left)."""
+        self._context = context
         if self._idempotency is not None:
             self._idempotency.register_lambda_context(context)
+
+    def _send_retry_budget(self, flow: dict[str, Any], index: int) -> float:
+        """How long a send may retry a provider outage: within the step's ttl and the function's time left."""
+        budget = float(flow["timeouts"][index]) - SEND_TTL_MARGIN_SECONDS
+        if self._context is not None:
+            budget = min(budget, self._context.get_remaining_time_in_millis() / 1000 - SEND_FUNCTION_MARGIN_SECONDS)
+        return max(0.0, budget)
 
     def _now(self) -> str:
         return domain.timestamp(self._clock.now())
@@ -246,9 +262,14 @@ class FailoverService:
         callback_url = (
             f"{self._public_api_url}/webhooks/{self._provider_name}/{self._signer.sign(step_id(tracking_id, index))}"
         )
-        message = OutboundMessage(step_id(tracking_id, index), channel, definition, callback_url)
+        message = OutboundMessage(
+            step_id(tracking_id, index), channel, definition, callback_url, self._send_retry_budget(flow, index)
+        )
         try:
             accepted = provider.send(message)
+        except Unconfirmed as lost:
+            self._record_unconfirmed(flow, index, channel, lost)
+            return
         except SendError as refusal:
             self._record_refusal(flow, index, channel, refusal)
             return
@@ -257,6 +278,18 @@ class FailoverService:
             self._record(flow, index, channel, Receipt(status=accepted.status, details=accepted.details))
         logger.info("Step sent", extra={"trackingId": tracking_id, "index": index, "channel": channel.value})
         count("MessagesSent", channel)
+
+    def _record_unconfirmed(self, flow: dict[str, Any], index: int, channel: Channel, lost: Unconfirmed) -> None:
+        """The send may have reached the provider: never send it again; wait for its receipt until the ttl."""
+        logger.warning(
+            "Send unconfirmed; waiting for a receipt until the ttl",
+            extra={"trackingId": flow["trackingId"], "index": index, "reason": lost.reason},
+        )
+        count("SendsUnconfirmed", channel)
+        pending = next(s for s, kind in domain.STATUSES[channel].items() if kind is domain.Kind.PENDING)
+        self._record(
+            flow, index, channel, Receipt(status=pending, detailed_status="Unconfirmed", description=lost.reason)
+        )
 
     def _record_refusal(self, flow: dict[str, Any], index: int, channel: Channel, refusal: SendError) -> None:
         tracking_id = flow["trackingId"]

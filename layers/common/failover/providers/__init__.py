@@ -23,6 +23,9 @@ class OutboundMessage:
     channel: Channel
     definition: dict[str, Any]  # the validated step in Routee's field names (domain.step_definition)
     callback_url: str  # where the provider must POST this message's receipts
+    # How long the adapter may keep retrying a send that surely did not reach the provider (an outage): the
+    # service passes what the step's ttl and the function's remaining time allow. 0: one attempt.
+    retry_for_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,14 @@ class Rejected(SendError):
 
 
 class Unavailable(SendError):
-    """5xx, connection error or timeout after bounded retries: the step is FAILED, the failover rules apply."""
+    """The provider surely did not take the step (connection refused, 429, 500, 503) and stayed so for as long
+    as the step allowed retrying: the step is FAILED, the failover rules apply."""
+
+
+class Unconfirmed(SendError):
+    """The send may have reached the provider, but its answer was lost (read timeout, connection dropped after
+    the request, 502/504 from a gateway, a 2xx without an id). Never repeated: the step waits for its receipt,
+    which the signed callback URL correlates without the provider's id, until its ttl."""
 
 
 class InvalidReceipt(ValueError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import threading
 import time
 from datetime import UTC
@@ -18,6 +19,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import Retry
 
 from failover import bodies
@@ -33,6 +35,7 @@ from failover.providers import (
     Rejected,
     SendError,
     Unavailable,
+    Unconfirmed,
 )
 
 DEFAULT_AUTH_URL = "https://auth.routee.net"
@@ -42,6 +45,35 @@ VIBER_TTL_SECONDS = (30, 86400)
 # Pooled connections idle longer than this are dropped, not reused: a warm Lambda may sleep for minutes
 # while a load balancer or NAT forgets the connection, and a send on a dead one cannot be safely retried.
 MAX_IDLE_SECONDS = 30.0
+
+# One HTTP attempt: connect and read timeouts; urllib3 retries a refused connection and a 429/503 at once
+# (a Retry-After is honoured up to MAX_RETRY_AFTER_SECONDS).
+CONNECT_TIMEOUT_SECONDS = 3.05
+READ_TIMEOUT_SECONDS = 10.0
+CONNECT_RETRIES = 2
+STATUS_RETRIES = 2
+MAX_RETRY_AFTER_SECONDS = 5.0
+# A provider outage: a send that surely was not taken is retried with jittered exponential backoff for as long
+# as the step's ttl and the function's remaining time allow (OutboundMessage.retry_for_seconds), and at most
+# SEND_RETRY_WINDOW_SECONDS. Retrying inside the function costs no state transition.
+SEND_RETRY_WINDOW_SECONDS = 60.0
+SEND_RETRY_BASE_DELAY_SECONDS = 0.5
+SEND_RETRY_MAX_DELAY_SECONDS = 8.0
+# The longest one attempt can take (token fetch and send, each with urllib3's own retries), so that
+# SendStepFunction's timeout can be computed: SEND_RETRY_WINDOW_SECONDS + WORST_ATTEMPT_SECONDS + a margin for
+# DynamoDB and Step Functions calls.
+WORST_ATTEMPT_SECONDS = 2 * (
+    (CONNECT_RETRIES + 1) * CONNECT_TIMEOUT_SECONDS
+    + (STATUS_RETRIES + 1) * READ_TIMEOUT_SECONDS
+    + STATUS_RETRIES * MAX_RETRY_AFTER_SECONDS
+)
+SEND_STEP_MARGIN_SECONDS = 15.0
+
+
+def send_step_timeout_seconds() -> int:
+    """The SendStepFunction timeout these settings need (template.yaml)."""
+    return math.ceil(SEND_RETRY_WINDOW_SECONDS + WORST_ATTEMPT_SECONDS + SEND_STEP_MARGIN_SECONDS)
+
 
 _PATHS = {Channel.SMS: "/sms", Channel.VIBER: "/viber", Channel.VOICE: "/voice/conversation"}
 # Bounds on a receipt's numbers: a concatenated SMS has at most 255 parts (an 8-bit part counter in the UDH),
@@ -79,12 +111,16 @@ class RouteeProvider:
         credentials_secret: str | None = None,
         auth_url: str | None = None,
         api_url: str | None = None,
-        timeout: tuple[float, float] = (3.05, 10.0),
-        connect_retries: int = 2,
-        status_retries: int = 2,
+        timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+        connect_retries: int = CONNECT_RETRIES,
+        status_retries: int = STATUS_RETRIES,
         backoff_factor: float = 0.3,
-        max_retry_after: float = 5.0,
+        max_retry_after: float = MAX_RETRY_AFTER_SECONDS,
         token_margin: float = 60.0,
+        outage_base_delay: float = SEND_RETRY_BASE_DELAY_SECONDS,
+        outage_max_delay: float = SEND_RETRY_MAX_DELAY_SECONDS,
+        clock: Any = time.monotonic,
+        sleep: Any = time.sleep,
     ):
         env = os.environ
         self._application_id = application_id or env.get("ROUTEE_APPLICATION_ID")
@@ -98,6 +134,10 @@ class RouteeProvider:
         self._token_expires = 0.0  # time.monotonic() deadline
         self._lock = threading.Lock()
         self._last_used = 0.0
+        self._outage_base_delay = outage_base_delay
+        self._outage_max_delay = outage_max_delay
+        self._clock = clock
+        self._sleep = sleep
 
         # A POST must never reach Routee twice: retry only what surely was not processed. Connect errors
         # happen before the request is sent; 503 and 429 mean "not taken, try later". Read errors (timeouts,
@@ -126,6 +166,21 @@ class RouteeProvider:
     # -----------------------------------------------------------------------------------------------------
 
     def send(self, message: OutboundMessage) -> Accepted:
+        """Send once; while the provider is surely unavailable, try again with backoff within the step's budget."""
+        deadline = self._clock() + min(message.retry_for_seconds, SEND_RETRY_WINDOW_SECONDS)
+        attempt = 0
+        while True:
+            try:
+                return self._send_once(message)
+            except Unavailable as outage:
+                delay = random.uniform(0, min(self._outage_max_delay, self._outage_base_delay * 2**attempt))
+                if self._clock() + delay >= deadline:
+                    raise
+                attempt += 1
+                logger.info("Routee unavailable; retrying the send", extra={"attempt": attempt, "reason": str(outage)})
+                self._sleep(delay)
+
+    def _send_once(self, message: OutboundMessage) -> Accepted:
         channel = Channel(message.channel)
         payload = _REQUEST_BUILDERS[channel](message.definition, message.callback_url)
         response = self._call("POST", _PATHS[channel], payload)
@@ -135,7 +190,8 @@ class RouteeProvider:
             body = response.json()
             tracking_id = body["trackingId"]
         except (ValueError, KeyError, TypeError):
-            raise Unavailable(f"Routee answered HTTP {response.status_code} without a trackingId") from None
+            # Taken (2xx), but we cannot tell which message: sending again could deliver it twice.
+            raise Unconfirmed(f"Routee answered HTTP {response.status_code} without a trackingId") from None
         accepted = Accepted(
             provider_message_id=str(tracking_id),
             status=_initial_status(channel, body.get("status")),
@@ -168,7 +224,10 @@ class RouteeProvider:
                 timeout=self._timeout,
             )
         except requests.RequestException as exc:
-            raise Unavailable(f"Routee unreachable: {type(exc).__name__}") from exc
+            if _surely_not_sent(exc):
+                raise Unavailable(f"Routee unreachable: {type(exc).__name__}") from exc
+            # A read timeout or a connection dropped after the request went out: Routee may have taken it.
+            raise Unconfirmed(f"Routee's answer was lost: {type(exc).__name__}") from exc
 
     def _drop_idle_connections(self) -> None:
         now = time.monotonic()
@@ -343,6 +402,9 @@ def _send_error(response: requests.Response) -> SendError:
     message = _str(body.get("developerMessage"))
     if status == 400 and str(body.get("code")) == INSUFFICIENT_BALANCE_CODE:
         return InsufficientBalance(message or "Insufficient Balance")
+    if status in (502, 504):
+        # A gateway gave up waiting: Routee may have taken the message behind it.
+        return Unconfirmed(f"Routee answered HTTP {status}" + (f": {message}" if message else ""))
     if status >= 500 or status == 429:
         return Unavailable(f"Routee answered HTTP {status}" + (f": {message}" if message else ""))
     reason = message or response.text.strip()[:500] or f"HTTP {status}"
@@ -371,6 +433,17 @@ def _details(channel: Channel, data: dict[str, Any]) -> dict[str, Any]:
 def _in_range(number: Any, low: float, high: float) -> Any:
     """An informational number kept only within sane bounds (DynamoDB refuses magnitudes over 1e125)."""
     return number if number is not None and low <= number <= high else None
+
+
+def _surely_not_sent(exc: requests.RequestException) -> bool:
+    """True when the request never left: the connection was refused or could not be opened in time."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.ConnectionError):
+        return False
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError carries the last error
+    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
 
 
 def _initial_status(channel: Channel, status: Any) -> str | None:
