@@ -52,6 +52,9 @@ PATHS = (
     Path(
         "viber_sms_voice_failed", "Viber → SMS → Voice, all failing", ("Viber", "Sms", "Voice"), "111", ("Failed", "2")
     ),
+    # A provider outage during the send (simulator digit 9: the first send answers 503): retried inside
+    # SendStepFunction, so it costs the transitions of the plain Viber path, not a second SendStep.
+    Path("viber_outage", "Viber through a provider outage (503, retried)", ("Viber",), "900", ("Succeeded", None)),
 )
 # Not a target path: what a ttl expiry adds (ExpireStep), for the cost table.
 EXPIRY_PATH = Path(

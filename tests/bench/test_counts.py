@@ -7,13 +7,17 @@ import pytest
 
 from bench.flows import PATHS, Driver, FlowCounts, start_stack, target_invocations, target_transitions
 
+REFUSED_SENDS: list[int] = []  # the simulator's 503s to Viber sends during the measured paths
+
 
 @pytest.fixture(scope="module")
 def counts() -> dict[str, FlowCounts]:
     stack = start_stack()
     driver = Driver(stack)
     try:
-        yield {path.key: driver.measure(path) for path in PATHS}
+        measured = {path.key: driver.measure(path) for path in PATHS}
+        REFUSED_SENDS.append(stack.simulator.count("POST", "/viber", status=503))
+        yield measured
     finally:
         driver.close()
         stack.stop()
@@ -42,3 +46,11 @@ def test_receipts_are_counted_apart(counts):
         assert flow.receipts > 0
         assert flow.receipt_invocations == flow.invocations.get("StatusIngestFunction", 0)
         assert flow.aws["units"].get("wru", 0) > 0, "the DynamoDB meter saw no writes"
+
+
+def test_an_outage_retried_inside_the_send_costs_no_transition(counts):
+    """Retrying inside SendStepFunction (not a Retry on the Task, not re-entering SendStep) is not billed as a
+    state transition: the outage path enters exactly the states of the plain path."""
+    assert REFUSED_SENDS == [1], "the outage path met no outage"
+    assert counts["viber_outage"].states == counts["viber"].states
+    assert counts["viber_outage"].transitions == counts["viber"].transitions
