@@ -163,6 +163,13 @@ class InMemoryFlowRepository:
             apply,
         )
 
+    def release_send(self, tracking_id: str, index: int) -> None:
+        self._enter("release_send")
+        item = self._message(tracking_id, index, "release_send")
+        item.pop("sendClaimed", None)
+        item["sendRounds"] = item.get("sendRounds", 0) + 1
+        self._commit((tracking_id, index), "release_send")
+
     def record_accepted(
         self, tracking_id: str, index: int, provider_message_id: str, price: float | None, parts: int | None
     ) -> None:

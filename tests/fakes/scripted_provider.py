@@ -36,6 +36,7 @@ class Say:
 class Script:
     receipts: tuple[Say, ...] = ()
     refuse: SendError | None = None
+    refusals: int | None = None  # refuse only the first n sends (None: every send)
     initial_status: str | None = None
     parts: int | None = None
 
@@ -61,7 +62,10 @@ class ScriptedProvider:
             self.sent.append(message)
         script = self.scripts.get((message.channel, _recipient(message.definition)), Script())
         if script.refuse is not None:
-            raise script.refuse
+            refused = script.__dict__.setdefault("refused", 0)
+            if script.refusals is None or refused < script.refusals:
+                script.__dict__["refused"] = refused + 1
+                raise script.refuse
         message_id = str(uuid.uuid4())
         for say in script.receipts:
             body = json.dumps(

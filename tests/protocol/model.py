@@ -130,13 +130,15 @@ class ModelProvider:
         self._world = world
 
     def send(self, message: OutboundMessage) -> Accepted:
+        index = int(message.step_id.rpartition(".")[2])
+        outcome = self._world.send_outcomes[index]
+        if outcome == "unavailable" and index not in self._world.refused:
+            self._world.refused.add(index)  # an outage outlasting the send's retries; over by the next round
+            raise Unavailable("the provider stayed unavailable")
         self._world.on_send(message)
         self._world.scheduler.pause("provider answering")  # receipts may overtake the send's answer
-        outcome = self._world.send_outcomes[int(message.step_id.rpartition(".")[2])]
         if outcome == "rejected":
             raise Rejected("rejected by the model")
-        if outcome == "unavailable":
-            raise Unavailable("the provider stayed unavailable")
         if outcome == "unconfirmed":
             raise Unconfirmed("the answer was lost: the step waits for its receipt")
         if outcome == "no_balance":
@@ -169,7 +171,8 @@ class World:
         )
         self.channels = channels
         self.send_outcomes = send_outcomes
-        self.sends: dict[int, int] = defaultdict(int)
+        self.sends: dict[int, int] = defaultdict(int)  # sends that may have reached the provider
+        self.refused: set[int] = set()  # steps whose first send met an outage
         self.violations: list[str] = []
         self.offered: dict[int, Offered] = defaultdict(Offered)
         self.events: set[str] = set()  # "fail_flow", "cancel"
@@ -226,7 +229,7 @@ class World:
     def _route(self, verdict: Verdict) -> None:
         if self.execution["status"] != "RUNNING":
             return
-        if verdict.outcome is Outcome.NEXT:
+        if verdict.outcome in (Outcome.NEXT, Outcome.RETRY):  # RETRY: RetrySend waits, then the same step
             assert verdict.index is not None
             self._enter_send_step(verdict.index)
         else:
@@ -331,7 +334,7 @@ class World:
         if self.sends[index] > 1:
             self.violations.append(f"step {index} sent {self.sends[index]} times")
         claims = [w for w in self.repository.log if w.key == (self.tracking_id, index) and w.what == "claim_send"]
-        if len(claims) != 1 or claims[0].flow_status in domain.FINAL_FLOW_STATUSES:
+        if not claims or claims[-1].flow_status in domain.FINAL_FLOW_STATUSES:
             self.violations.append(f"step {index} sent without a claim on the open flow: {claims}")
         if index > 0 and "verdict" not in self.repository.peek(self.tracking_id, index - 1):
             self.violations.append(f"step {index} sent before step {index - 1} had a verdict")
@@ -387,7 +390,7 @@ class World:
         assert all(count <= 1 for count in self.sends.values()), self.sends
         # every resumed task got its step's verdict
         for task in self.workflow.tasks.values():
-            if task.closed_by == "resumed" and task.index in verdicts:
+            if task.closed_by == "resumed" and task.index in verdicts and task.output["outcome"] != Outcome.RETRY:
                 assert Verdict.model_validate(task.output) == verdicts[task.index], (task, verdicts[task.index])
         # no receipt is lost: each message keeps the highest-ranked status it was told
         for index, offered in self.offered.items():

@@ -168,10 +168,11 @@ def test_status_code_3_when_the_final_status_is_not_a_failover_status(stack):
 
 @pytest.mark.parametrize("refusal", [Rejected("Invalid sender"), Unavailable("503 after retries")])
 def test_a_rejected_or_unreachable_send_is_failed_and_fails_over(stack, refusal):
+    """Unreachable: after the in-function retries, with a ttl (1 min → 2 s here) too short for another round."""
     to = number()
     stack.provider.script(Channel.SMS, to, refuse=refusal)
     stack.provider.script(Channel.VOICE, to, Say("Completed"))
-    snapshot = stack.finish({"flow": [sms(to, order=1, failoverOnStatuses=["Failed"]), voice(to, order=2)]})
+    snapshot = stack.finish({"flow": [sms(to, order=1, ttl=1, failoverOnStatuses=["Failed"]), voice(to, order=2)]})
     assert statuses(snapshot) == [("Sms", "Failed"), ("Voice", "Completed")]
     assert snapshot["messages"][0]["status"]["reason"]["description"] == refusal.reason
     assert snapshot["status"] == "Succeeded"
@@ -371,3 +372,36 @@ def test_an_unconfirmed_send_without_a_receipt_expires_at_its_ttl_and_fails_over
     assert (snapshot["status"], snapshot["terminationChannel"]) == ("Succeeded", "Sms")
     assert statuses(snapshot) == [("Viber", "EXPIRED"), ("Sms", "Delivered")]
     assert [m.channel for m in stack.provider.sends_to(to)] == [Channel.VIBER, Channel.SMS]
+
+
+def test_an_outage_longer_than_the_send_s_retries_sends_the_step_again_within_its_ttl(stack):
+    """The provider stays unavailable through two sends (each after its in-function retries): the state machine
+    waits and sends the same step again, as long as the ttl (5 min → 6 s here) leaves time."""
+    to = number()
+    stack.provider.script(Channel.SMS, to, Say("Delivered"), refuse=Unavailable("HTTP 503"), refusals=2)
+    snapshot = stack.finish({"flow": [sms(to, order=1, ttl=5), voice(to, order=2)]})
+    assert (snapshot["status"], snapshot["terminationChannel"]) == ("Succeeded", "Sms")
+    assert [m.channel for m in stack.provider.sends_to(to)] == [Channel.SMS] * 3  # two refused, one taken
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in stack.history(snapshot["trackingId"])
+        if e["type"].endswith("StateEntered")
+    ]
+    assert entered == [
+        "Schedule",
+        "SendStep",
+        "Route",
+        "RetrySend",
+        "SendStep",
+        "Route",
+        "RetrySend",
+        "SendStep",
+        "Route",
+        "FlowEnded",
+    ]
+    timeouts = [
+        json.loads(e["stateEnteredEventDetails"]["input"])["step"]["timeoutSeconds"]
+        for e in stack.history(snapshot["trackingId"])
+        if e["type"] == "TaskStateEntered"
+    ]
+    assert timeouts[0] == 6 and timeouts[0] > timeouts[1] > timeouts[2] >= 1  # the ttl left, not a fresh one

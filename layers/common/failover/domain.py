@@ -205,6 +205,9 @@ class Outcome(StrEnum):
     NEXT = "NEXT"  # go on to the next step at once
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+    # Not a verdict of the step: the provider stayed unavailable and the step's ttl leaves time, so the state
+    # machine waits waitSeconds and sends the same step again (never stored as the step's verdict).
+    RETRY = "RETRY"
 
 
 class Verdict(BaseModel):
@@ -215,9 +218,10 @@ class Verdict(BaseModel):
     outcome: Outcome
     statusCode: StatusCode | None = None
     terminationChannel: Channel | None = None
-    # Set with NEXT: the step the state machine runs next and how long it may wait for it.
+    # Set with NEXT and RETRY: the step the state machine runs next and how long it may wait for it.
     index: int | None = None
     timeoutSeconds: int | None = None
+    waitSeconds: int | None = None  # RETRY: how long to wait before sending again
 
 
 def judge(

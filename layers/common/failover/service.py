@@ -26,6 +26,7 @@ from failover.providers import (
     OutboundMessage,
     Receipt,
     SendError,
+    Unavailable,
     Unconfirmed,
 )
 from failover.retries import Backoff, retrying
@@ -69,6 +70,10 @@ class AlreadyFinished(Exception):
 # timeout (to record the outcome and resume the task); see providers/routee.py for the retry window itself.
 SEND_TTL_MARGIN_SECONDS = 1.0
 SEND_FUNCTION_MARGIN_SECONDS = 15.0
+# When the provider stayed unavailable for the whole in-function window and the ttl leaves time, the step is
+# sent again after a wait (the state machine's RetrySend), doubling from the first to the last (scaled).
+SEND_AGAIN_FIRST_WAIT_SECONDS = 30
+SEND_AGAIN_MAX_WAIT_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -232,7 +237,8 @@ class FailoverService:
             # A retried invocation: the attempt that claimed the send owns it; never send a step twice.
             logger.warning("Step already sent; not sending again", extra={"trackingId": tracking_id, "index": index})
         elif self._store.claim_send(tracking_id, index):
-            self._send(flow, index, channel, definition)
+            if self._send(flow, index, channel, definition, claimed, task_token):
+                return  # the provider is down: the state machine sends this step again later
         else:
             current = self._flow(tracking_id)
             if current["status"] in domain.FINAL_FLOW_STATUSES:  # cancelled (or failed) meanwhile
@@ -256,7 +262,16 @@ class FailoverService:
             )
         self._workflow.resume(task_token, ended.model_dump(mode="json", exclude_none=True))
 
-    def _send(self, flow: dict[str, Any], index: int, channel: Channel, definition: dict[str, Any]) -> None:
+    def _send(
+        self,
+        flow: dict[str, Any],
+        index: int,
+        channel: Channel,
+        definition: dict[str, Any],
+        claimed: dict[str, Any],
+        task_token: str,
+    ) -> bool:
+        """Send the step; True when the provider stayed unavailable and the step will be sent again later."""
         tracking_id = flow["trackingId"]
         provider = providers.get(self._provider_name)
         callback_url = (
@@ -269,15 +284,44 @@ class FailoverService:
             accepted = provider.send(message)
         except Unconfirmed as lost:
             self._record_unconfirmed(flow, index, channel, lost)
-            return
+            return False
+        except Unavailable as outage:
+            if self._send_again_later(flow, index, claimed, task_token, outage):
+                return True
+            self._record_refusal(flow, index, channel, outage)
+            return False
         except SendError as refusal:
             self._record_refusal(flow, index, channel, refusal)
-            return
+            return False
         self._store.record_accepted(tracking_id, index, accepted.provider_message_id, accepted.price, accepted.parts)
         if accepted.status is not None:  # the answer's details (country, sender name) are written with its status
             self._record(flow, index, channel, Receipt(status=accepted.status, details=accepted.details))
         logger.info("Step sent", extra={"trackingId": tracking_id, "index": index, "channel": channel.value})
         count("MessagesSent", channel)
+        return False
+
+    def _send_again_later(
+        self, flow: dict[str, Any], index: int, claimed: dict[str, Any], task_token: str, outage: Unavailable
+    ) -> bool:
+        """An outage outlasted the in-function retries. If the step's ttl leaves time for a wait and another
+        try, release the send claim and hand the task a RETRY: the state machine waits, then sends again."""
+        rounds = int(claimed.get("sendRounds") or 0)
+        wait = domain.scaled_seconds(
+            min(SEND_AGAIN_MAX_WAIT_SECONDS, SEND_AGAIN_FIRST_WAIT_SECONDS * 2**rounds), self._scale, minimum=1
+        )
+        started = domain.parse_timestamp(claimed.get("createdAt") or self._now())
+        left = float(flow["timeouts"][index]) - (self._clock.now() - started).total_seconds() - wait
+        if left < 1:  # Step Functions' smallest task timeout
+            return False
+        self._store.release_send(flow["trackingId"], index)
+        again = Verdict(outcome=domain.Outcome.RETRY, index=index, timeoutSeconds=int(left), waitSeconds=wait)
+        logger.warning(
+            "Provider unavailable; sending the step again later",
+            extra={"trackingId": flow["trackingId"], "index": index, "wait": wait, "reason": outage.reason},
+        )
+        count("SendsDeferred", flow["steps"][index]["type"])
+        self._workflow.resume(task_token, again.model_dump(mode="json", exclude_none=True))
+        return True
 
     def _record_unconfirmed(self, flow: dict[str, Any], index: int, channel: Channel, lost: Unconfirmed) -> None:
         """The send may have reached the provider: never send it again; wait for its receipt until the ttl."""

@@ -316,6 +316,14 @@ class FlowStore:
             raise
         return True
 
+    def release_send(self, tracking_id: str, index: int) -> None:
+        """The claimed send surely did not reach the provider (an outage): a later attempt may send it."""
+        self._table.update_item(
+            Key={"pk": _pk(tracking_id), "sk": _msg_sk(index)},
+            UpdateExpression="REMOVE sendClaimed ADD sendRounds :one",
+            ExpressionAttributeValues={":one": 1},
+        )
+
     def _open_flow_check(self, tracking_id: str) -> dict[str, Any]:
         return {
             "TableName": self._table.name,
