@@ -59,10 +59,11 @@ MAX_RETRY_AFTER_SECONDS = 5.0
 SEND_RETRY_WINDOW_SECONDS = 60.0
 SEND_RETRY_BASE_DELAY_SECONDS = 0.5
 SEND_RETRY_MAX_DELAY_SECONDS = 8.0
-# The longest one attempt can take (token fetch and send, each with urllib3's own retries), so that
-# SendStepFunction's timeout can be computed: SEND_RETRY_WINDOW_SECONDS + WORST_ATTEMPT_SECONDS + a margin for
-# DynamoDB and Step Functions calls.
-WORST_ATTEMPT_SECONDS = 2 * (
+# The longest one attempt can take, so that SendStepFunction's timeout can be computed: up to four HTTP calls
+# (a token, the send, and on 401/403 a new token and the send again), each with urllib3's own retries.
+# SendStepFunction needs SEND_RETRY_WINDOW_SECONDS + WORST_ATTEMPT_SECONDS + a margin for DynamoDB and Step
+# Functions calls (send_step_timeout_seconds()).
+WORST_ATTEMPT_SECONDS = 4 * (
     (CONNECT_RETRIES + 1) * CONNECT_TIMEOUT_SECONDS
     + (STATUS_RETRIES + 1) * READ_TIMEOUT_SECONDS
     + STATUS_RETRIES * MAX_RETRY_AFTER_SECONDS
