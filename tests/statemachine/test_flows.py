@@ -349,7 +349,7 @@ def test_an_unconfirmed_send_is_not_repeated_and_its_receipt_still_ends_the_step
     receipt to the step although the provider's id was never stored."""
     to = number()
     stack.provider.script(Channel.SMS, to, refuse=Unconfirmed("Routee's answer was lost: ReadTimeout"))
-    created = stack.create({"flow": [sms(to, order=1, ttl=2), voice(to, order=2)]})
+    created = stack.create({"flow": [sms(to, order=1, ttl=30), voice(to, order=2)]})  # 36 s: never the ttl
     tracking_id = created["trackingId"]
     waiting = wait_for(
         lambda: (s := stack.track(tracking_id))["messages"] and s["messages"][0]["status"]["name"] == "Queued" and s,
@@ -376,10 +376,10 @@ def test_an_unconfirmed_send_without_a_receipt_expires_at_its_ttl_and_fails_over
 
 def test_an_outage_longer_than_the_send_s_retries_sends_the_step_again_within_its_ttl(stack):
     """The provider stays unavailable through two sends (each after its in-function retries): the state machine
-    waits and sends the same step again, as long as the ttl (5 min → 6 s here) leaves time."""
+    waits and sends the same step again, as long as the ttl (30 min → 36 s here) leaves time."""
     to = number()
     stack.provider.script(Channel.SMS, to, Say("Delivered"), refuse=Unavailable("HTTP 503"), refusals=2)
-    snapshot = stack.finish({"flow": [sms(to, order=1, ttl=5), voice(to, order=2)]})
+    snapshot = stack.finish({"flow": [sms(to, order=1, ttl=30), voice(to, order=2)]})
     assert (snapshot["status"], snapshot["terminationChannel"]) == ("Succeeded", "Sms")
     assert [m.channel for m in stack.provider.sends_to(to)] == [Channel.SMS] * 3  # two refused, one taken
     entered = [
@@ -404,4 +404,4 @@ def test_an_outage_longer_than_the_send_s_retries_sends_the_step_again_within_it
         for e in stack.history(snapshot["trackingId"])
         if e["type"] == "TaskStateEntered"
     ]
-    assert timeouts[0] == 6 and timeouts[0] > timeouts[1] > timeouts[2] >= 1  # the ttl left, not a fresh one
+    assert timeouts[0] == 36 and timeouts[0] > timeouts[1] > timeouts[2] >= 1  # the ttl left, not a fresh one
