@@ -17,9 +17,10 @@ from failover_local.stack import LocalStack, bearer_session
 from tests.harness import wait_for
 
 TIME_SCALE = 0.01
-VIBER_TTL = SMS_TTL = VOICE_TTL = 5  # minutes: 3 s each at this scale
-# Receipts come 0.4 s after a send (or after the ttl, for digit 7): late enough to lose the race with a timeout
-# even on a busy 2-core machine. (A final receipt recorded before the expiry is, wins; see the README.)
+VIBER_TTL = SMS_TTL = VOICE_TTL = 15  # minutes: 9 s each at this scale
+# Receipts come 0.4 s after a send (or after the ttl, for digit 7). The ttl leaves them 20 times that: thirty
+# flows start at once, and on a loaded 2-core machine a receipt was seen 3.9 s after its send, losing to a 3 s
+# expiry. (A final receipt recorded before the expiry is, wins; see the README.)
 SIMULATOR = {"delays": Delays(first=40.0, between=10.0)}
 
 _serial = itertools.count(1)
