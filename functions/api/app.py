@@ -154,14 +154,21 @@ def cancel_flow(trackingId: str) -> dict:
 @app.post(
     "/callbacks/redeliver",
     summary="Move the caller's dead-lettered callbacks back to the delivery queue",
-    responses={200: {"description": "How many deliveries were moved"}, **_COMMON},
+    responses={
+        200: {"description": "How many deliveries were moved; complete: false asks for another call"},
+        **_COMMON,
+    },
 )
 @tracer.capture_method
 def redeliver_callbacks(
     trackingId: Annotated[str | None, Query(description="Only this flow's callbacks")] = None,
-) -> dict[str, int]:
-    """Dead-lettered callbacks of the caller's flows (or of one flow: ?trackingId=) go back to the queue."""
-    return {"redelivered": callbacks.redeliver(application_id=caller(), tracking_id=trackingId)}
+) -> dict[str, int | bool]:
+    """Dead-lettered callbacks of the caller's flows (or of one flow: ?trackingId=) go back to the queue.
+
+    One request scans for at most 20 s; "complete": false means the scan stopped there: call again to go on.
+    """
+    moved, complete = callbacks.redeliver(application_id=caller(), tracking_id=trackingId)
+    return {"redelivered": moved, "complete": complete}
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -1,8 +1,13 @@
-"""DynamoDB Streams → the flow's snapshot queued for its callback URL, for each status change it wants."""
+"""DynamoDB Streams → the flow's snapshot queued for its callback URL, for each status change it wants.
+
+A record that fails is reported by its sequence number; the mapping resumes the batch from it, so the records
+after it come again, and capture recognises them by their eventID.
+"""
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from failover.callbacks import StreamChange
 from failover.observability import logger, tracer
 from failover.wiring import build_callbacks
 
@@ -11,7 +16,7 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def capture(record: DynamoDBRecord) -> None:
-    callbacks.capture(record.dynamodb.old_image, record.dynamodb.new_image)
+    callbacks.capture(StreamChange(record.event_id or "", record.dynamodb.old_image, record.dynamodb.new_image))
 
 
 @logger.inject_lambda_context(clear_state=True)

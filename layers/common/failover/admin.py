@@ -65,8 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "redeliver":
         sqs = boto3.client("sqs", region_name=args.region)
         queue = Queue(sqs, outputs["CallbackQueueUrl"], outputs["CallbackDeadLetterQueueUrl"])
-        callbacks = CallbackService(None, queue, Poster(), deployment_key=lambda: "")  # type: ignore[arg-type]
-        print(json.dumps({"redelivered": callbacks.redeliver(args.application_id, args.tracking_id)}))
+        callbacks = CallbackService(None, None, queue, Poster(), deployment_key=lambda: "")  # type: ignore[arg-type]
+        total, complete = 0, False
+        while not complete:  # each call scans for a bounded time; go on until the whole queue was scanned
+            moved, complete = callbacks.redeliver(args.application_id, args.tracking_id)
+            total += moved
+        print(json.dumps({"redelivered": total}))
         return 0
 
     table_name = outputs["FlowsTableName"]

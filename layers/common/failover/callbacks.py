@@ -1,7 +1,8 @@
 """Customer callbacks: snapshots POSTed to the flow's callback URL, signed, retried, never lost.
 
 capture (DynamoDB Streams → SQS): a status change of a flow or of one of its messages becomes one delivery,
-  with the flow's snapshot, a per-flow sequence number and an event id that stays the same across retries.
+  with the flow's snapshot, a per-flow sequence number and an event id. Both derive from the stream record, so
+  a record handed over again (a retried or replayed batch) is recognised and queued at most once more.
 deliver (SQS → HTTP): POST with a 2 s timeout; on failure the delivery is queued again on Routee's retry
   schedule, and after the last retry it goes to the dead-letter queue, from where it can be redelivered.
 """
@@ -13,12 +14,12 @@ import hmac
 import json
 import math
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from failover import domain
+from failover.callback_store import CallbackEventStore
 from failover.observability import count, logger
 from failover.store import FlowStore
 from failover.url_policy import PinnedPoster as Poster  # the HTTP side of a delivery
@@ -28,6 +29,8 @@ from failover.url_policy import url_problem
 RETRY_SCHEDULE = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
 SQS_MAX_DELAY = 900  # longer waits are chained: the message carries notBefore and is queued again
 TIMEOUT_SECONDS = 2.0  # like Routee: a receiver must answer within 2 s
+SCAN_VISIBILITY = 120  # seconds a redelivery scan keeps the letters it passed over hidden: its continuation window
+REDELIVERY_BUDGET = 20.0  # seconds one redelivery request scans: API Gateway answers within 29 s
 
 HEADER_EVENT_ID = "X-Failover-Event-Id"
 HEADER_SEQUENCE = "X-Failover-Sequence"
@@ -76,11 +79,18 @@ class Delivery:
         return cls(**json.loads(body))
 
 
-def wants_callback(strategy: str, flow_changed: bool, flow_status: str) -> bool:
-    """OnChange: every status change. OnCompletion: only the flow's change to Succeeded or Failed."""
-    if strategy == "OnChange":
-        return True
-    return flow_changed and flow_status in domain.FINAL_FLOW_STATUSES
+@dataclass(frozen=True)
+class StreamChange:
+    """One stream record as capture needs it: its id, and the item's images before and after the change."""
+
+    eventId: str  # the record's eventID: the same on every retry or replay of the record
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+
+
+def wants_callback(strategy: str, completes: bool) -> bool:
+    """OnChange: every status change. OnCompletion: only the change that takes the flow into a final status."""
+    return strategy == "OnChange" or completes
 
 
 def status_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> tuple[bool, bool]:
@@ -97,6 +107,16 @@ def status_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> tu
     return False, False
 
 
+def completes_flow(old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool:
+    """The change takes the flow item into a final status. A flow's status only moves forward, and only a
+    conditional write ends it, so exactly one change per flow does this, whenever its record is processed."""
+    if new is None or new.get("sk") != "#FLOW":
+        return False
+    return new.get("status") in domain.FINAL_FLOW_STATUSES and (old or {}).get("status") not in (
+        domain.FINAL_FLOW_STATUSES
+    )
+
+
 @dataclass
 class Queue:
     """The SQS adapter: the delivery queue and its dead-letter queue."""
@@ -111,32 +131,56 @@ class Queue:
     def dead_letter(self, delivery: Delivery) -> None:
         self.client.send_message(QueueUrl=self.dead_letter_url, MessageBody=delivery.to_message())
 
-    def take_dead_letters(self, wanted: Callable[[Delivery], bool], limit: int = 1000) -> list[Delivery]:
-        """Remove and return the dead letters `wanted` picks; the others stay, visible again at once."""
-        taken: list[Delivery] = []
-        while len(taken) < limit:
+    def take_dead_letters(
+        self,
+        wanted: Callable[[Delivery], bool],
+        move: Callable[[Delivery], None],
+        deadline: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> tuple[int, bool]:
+        """Hand each dead letter `wanted` picks to `move`, then delete it; (moved, whether the queue was drained).
+
+        A letter is deleted only after `move` returned, so a failure between the two leaves it in the queue (at
+        worst it is moved twice, under the same event id). Letters not wanted stay hidden for SCAN_VISIBILITY
+        seconds, so that each receive brings letters not yet seen; a scan that reaches `deadline` stops, and a
+        continuation within that window goes on from where it stopped. Long polling asks every SQS server, so
+        an empty answer means the queue has no visible letter left (short polling samples a few servers).
+        """
+        moved = 0
+        skipped: list[str] = []
+        while clock() < deadline:
             messages = self.client.receive_message(
-                QueueUrl=self.dead_letter_url, MaxNumberOfMessages=10, VisibilityTimeout=30
+                QueueUrl=self.dead_letter_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=SCAN_VISIBILITY,
+                WaitTimeSeconds=1,
             ).get("Messages", [])
             if not messages:
-                return taken
+                self._release(skipped)  # a complete scan: the others' letters are visible again at once
+                return moved, True
             for message in messages:
                 delivery = Delivery.from_message(message["Body"])
-                if wanted(delivery):
-                    taken.append(delivery)
-                    self.client.delete_message(QueueUrl=self.dead_letter_url, ReceiptHandle=message["ReceiptHandle"])
-                else:
-                    self.client.change_message_visibility(
-                        QueueUrl=self.dead_letter_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                    )
-            if all(not wanted(Delivery.from_message(m["Body"])) for m in messages):
-                return taken  # only others' letters are left
-        return taken
+                if not wanted(delivery):
+                    skipped.append(message["ReceiptHandle"])
+                    continue
+                move(delivery)
+                self.client.delete_message(QueueUrl=self.dead_letter_url, ReceiptHandle=message["ReceiptHandle"])
+                moved += 1
+        return moved, False
+
+    def _release(self, receipt_handles: list[str]) -> None:
+        for start in range(0, len(receipt_handles), 10):
+            entries = [
+                {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for n, handle in enumerate(receipt_handles[start : start + 10])
+            ]
+            self.client.change_message_visibility_batch(QueueUrl=self.dead_letter_url, Entries=entries)
 
 
 @dataclass
 class CallbackService:
     flows: FlowStore
+    events: CallbackEventStore
     queue: Queue
     poster: Poster
     deployment_key: Callable[[], str]  # fetched lazily (Secrets Manager through Powertools Parameters)
@@ -144,27 +188,34 @@ class CallbackService:
     allow_loopback: bool = False
     clock: Callable[[], float] = time.time
 
-    def capture(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> Delivery | None:
-        """One changed item (a stream record's images) → the flow's snapshot queued, if its callback wants it."""
+    def capture(self, change: StreamChange) -> Delivery | None:
+        """One stream record → the flow's snapshot queued, if its callback wants the change and it is not queued yet."""
+        old, new = change.old, change.new
         flow_changed, message_changed = status_changes(old, new)
         if not (flow_changed or message_changed) or new is None:
             return None
-        loaded = self.flows.load(new["pk"].removeprefix("FLOW#"))
+        tracking_id = new["pk"].removeprefix("FLOW#")
+        loaded = self.flows.load(tracking_id)
         if loaded is None:
             return None
         flow, messages = loaded
         callback = flow.get("callback")
-        if not callback or not wants_callback(callback.get("strategy", "OnChange"), flow_changed, flow["status"]):
+        if not callback or not wants_callback(callback.get("strategy", "OnChange"), completes_flow(old, new)):
+            return None
+        event = self.events.claim(tracking_id, change.eventId)
+        if event.queued:
+            count("CallbacksReplayed")  # a retried or replayed record whose delivery is already on its way
             return None
         delivery = Delivery(
-            eventId=str(uuid.uuid4()),
+            eventId=change.eventId,
             trackingId=flow["trackingId"],
             applicationId=flow.get("applicationId") or "",
-            sequence=self.flows.next_callback_sequence(flow["trackingId"]),
+            sequence=event.sequence,
             url=callback["url"],
             body=json.dumps(domain.flow_snapshot(flow, messages), separators=(",", ":")),
         )
         self.queue.put(delivery)
+        self.events.mark_queued(tracking_id, change.eventId)
         count("CallbacksQueued")
         return delivery
 
@@ -210,20 +261,27 @@ class CallbackService:
         logger.info("Callback failed; retrying", extra={**log, "outcome": outcome, "waitSeconds": wait})
         return "retrying"
 
-    def redeliver(self, application_id: str | None = None, tracking_id: str | None = None) -> int:
-        """Move dead letters (of one application, or one flow, or all) back to the queue, attempts reset."""
+    def redeliver(
+        self, application_id: str | None = None, tracking_id: str | None = None, budget: float = REDELIVERY_BUDGET
+    ) -> tuple[int, bool]:
+        """Move dead letters (of one application, or one flow, or all) back to the queue, attempts reset.
+
+        Returns (how many moved, whether the whole dead-letter queue was scanned). When the budget ran out first,
+        call again (within SCAN_VISIBILITY seconds) to go on.
+        """
 
         def wanted(delivery: Delivery) -> bool:
             return (application_id is None or delivery.applicationId == application_id) and (
                 tracking_id is None or delivery.trackingId == tracking_id
             )
 
-        moved = self.queue.take_dead_letters(wanted)
-        for delivery in moved:
+        def move(delivery: Delivery) -> None:
             self.queue.put(Delivery(**{**asdict(delivery), "attempt": 0, "notBefore": 0.0}))
+
+        moved, complete = self.queue.take_dead_letters(wanted, move, deadline=time.monotonic() + budget)
         if moved:
-            count("CallbacksRedelivered", value=len(moved))
-        return len(moved)
+            count("CallbacksRedelivered", value=moved)
+        return moved, complete
 
 
 def _delay(seconds: float) -> int:

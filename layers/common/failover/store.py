@@ -219,16 +219,6 @@ class FlowStore:
             return None
         return _flow(flows[0]), [_plain(i) for i in items if i["sk"] != FLOW_SK]
 
-    def next_callback_sequence(self, tracking_id: str) -> int:
-        """1, 2, 3, ... per flow: receivers drop a snapshot older than one they already have."""
-        item = self._table.update_item(
-            Key={"pk": _pk(tracking_id), "sk": FLOW_SK},
-            UpdateExpression="ADD callbackSequence :one",
-            ExpressionAttributeValues={":one": 1},
-            ReturnValues="UPDATED_NEW",
-        )["Attributes"]
-        return int(item["callbackSequence"])
-
     def mark_in_progress(self, tracking_id: str, now: str) -> bool:
         return self._update_flow_if_open(
             tracking_id,

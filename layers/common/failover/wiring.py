@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from failover.access import AccessService
 from failover.auth import TokenIssuer
+from failover.callback_store import CallbackEventStore
 from failover.callbacks import TIMEOUT_SECONDS, CallbackService, Poster, Queue, url_problem
 from failover.idempotency import IdempotentCalls
 from failover.service import FailoverService
@@ -52,6 +53,7 @@ def build_callbacks(settings: Settings | None = None) -> CallbackService:
     table = boto3.resource("dynamodb").Table(settings.table_name)
     return CallbackService(
         flows=FlowStore(table, settings.retention_days),
+        events=CallbackEventStore(table, settings.retention_days),
         queue=Queue(boto3.client("sqs"), settings.callback_queue_url, settings.callback_dead_letter_url),
         poster=Poster(allow_loopback=settings.callback_allow_loopback, timeout=TIMEOUT_SECONDS),
         deployment_key=lambda: parameters.get_secret(settings.callback_key_secret_id, max_age=300),
