@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import inspect
 import io
-import itertools
 import json
 import logging
 import os
-import queue
 import re
 import secrets
 import threading
@@ -32,7 +29,6 @@ from unittest import mock
 import boto3
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
-from moto.dynamodb.models import DynamoDBBackend
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from failover import providers
@@ -45,16 +41,14 @@ from failover_local.apigateway import (
     proxy_event,
     token_event,
 )
+from failover_local.faults import FaultPlan
+from failover_local.mappings import QueueMapping, StreamMapping
+from failover_local.moto_patches import Change, DynamoDBAtomicity
 from failover_local.template import ROOT, Resolver, load_template, parameter_defaults, resources_of
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 STACK_NAME = "failover-local"
-
-# moto's DynamoDB checks a condition and writes in two steps; DynamoDB does both atomically. One lock
-# restores that, so the races the product handles are the races it meets in AWS.
-_DYNAMODB_CALLS = ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query")
-_ITEM_WRITES = ("put_item", "update_item")
 
 ItemObserver = Callable[[dict[str, Any]], None]
 
@@ -109,6 +103,7 @@ class LocalAws:
         template_path: Path | None = None,
         on_item_written: ItemObserver | None = None,
         applications: dict[str, str] | None = None,
+        faults: FaultPlan | None = None,  # default: FAILOVER_LOCAL_FAULTS (none)
     ):
         self._template = load_template(template_path) if template_path else load_template()
         self._parameters = {**parameter_defaults(self._template), **(parameters or {})}
@@ -116,7 +111,8 @@ class LocalAws:
         self._patches: list[Any] = []
         self._mock: Any = None
         self._saved_environ: dict[str, str] | None = None
-        self._dynamodb_lock = threading.RLock()
+        self.faults = faults if faults is not None else FaultPlan.from_environment()
+        self._atomicity: DynamoDBAtomicity | None = None
         self._on_item_written = on_item_written
         self.applications = applications if applications is not None else local_applications()
         # Powertools' Event Handler keeps the current event in class attributes shared by every resolver in a
@@ -127,14 +123,11 @@ class LocalAws:
         self._execution_tokens: dict[str, set[str]] = {}  # execution name (trackingId) → its task tokens
         self.queue_urls: dict[str, str] = {}  # queue ARN → URL
         self._event_sources: list[tuple[str, str, dict[str, Any]]] = []  # (function, DynamoDB | SQS, properties)
-        self._stream: queue.Queue[tuple[dict[str, Any] | None, dict[str, Any]] | None] = queue.Queue()
-        self._mappings_stop = threading.Event()
-        self._mapping_threads: list[
-            threading.Thread
-        ] = []  # every task token handed to a function, to release them at stop
+        self.stream_mappings: list[StreamMapping] = []
+        self.queue_mappings: list[QueueMapping] = []
+        self._mapping_threads: list[threading.Thread] = []
         self._threads_at_start: set[threading.Thread] = set()
         self._authorizer_cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
-        self._transaction = threading.local()  # items written inside a transaction, reported once it commits
         self.functions: dict[str, LocalFunction] = {}
         self.routes: list[Route] = []
         self.http_requests: Counter[tuple[str, str]] = Counter()  # (method, route path) → requests served
@@ -168,8 +161,8 @@ class LocalAws:
                 StepFunctionsParserBackend, "stop_execution", self._stopping(StepFunctionsParserBackend.stop_execution)
             )
         )
-        for name in _DYNAMODB_CALLS:
-            self._patch(mock.patch.object(DynamoDBBackend, name, self._locked(name, getattr(DynamoDBBackend, name))))
+        # Atomicity per item, transactions that roll back only their items, faults: failover_local.moto_patches.
+        self._atomicity = DynamoDBAtomicity(on_change=self._written, faults=self.faults).start()
         iam_recorder.RECORDER.install()  # records each function's AWS calls, for the IAM check of the test suite
         self._create_resources()
         iam_recorder.RECORDER.stack_started(self._resolver.refs, self._resolver.attributes, REGION, ACCOUNT)
@@ -200,12 +193,15 @@ class LocalAws:
             access.create_application(application_id, secret)
 
     def stop(self) -> None:
-        self._mappings_stop.set()
-        self._stream.put(None)
+        for mapping in [*self.stream_mappings, *self.queue_mappings]:
+            mapping.stop()
         for thread in self._mapping_threads:
             thread.join(timeout=10)
         self.stop_executions()
         self._join_execution_threads(timeout=10.0)
+        if self._atomicity is not None:
+            self._atomicity.stop()
+            self._atomicity = None
         for patcher in reversed(self._patches):
             patcher.stop()
         self._patches.clear()
@@ -256,59 +252,17 @@ class LocalAws:
         patcher.start()
         self._patches.append(patcher)
 
-    def _locked(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
-        lock, local = self._dynamodb_lock, self
-
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with lock:
-                if name == "transact_write_items":
-                    return local._transact(method, *args, **kwargs)
-                if name not in _ITEM_WRITES:
-                    return method(*args, **kwargs)
-                old = local._old_image(inspect.signature(method).bind(*args, **kwargs).arguments)
-                result = method(*args, **kwargs)
-                local._written((old, result.to_json()["Attributes"], result.to_regular_json()))
-                return result
-
-        return locked
-
-    def _transact(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        self._transaction.items = []
-        try:
-            result = method(*args, **kwargs)
-            committed = self._transaction.items
-        finally:
-            self._transaction.items = None
-        for item in committed:
-            self._written(item)
-        return result
-
-    @staticmethod
-    def _old_image(arguments: dict[str, Any]) -> dict[str, Any] | None:
-        """The item as it is before a put or an update (moto's own arguments), as a stream's OldImage."""
-        backend, table_name = arguments["self"], arguments["table_name"]
-        try:
-            key = arguments.get("key")
-            if key is None:
-                table = backend.get_table(table_name)
-                attributes = arguments["item_attrs"]
-                key = {k: attributes[k] for k in (table.hash_key_attr, table.range_key_attr) if k}
-            item = backend.get_item(table_name, key)
-        except Exception:  # noqa: BLE001 - no table yet, say: the write will report its own error
-            return None
-        return item.to_json()["Attributes"] if item else None
-
-    def _written(self, change: tuple[dict[str, Any] | None, dict[str, Any], dict[str, Any]]) -> None:
-        """(old image, new image, new item as plain JSON); a transaction's changes are reported once it commits."""
-        pending = getattr(self._transaction, "items", None)
-        if pending is not None:
-            pending.append(change)
-            return
+    def _written(self, change: Change) -> None:
+        """A committed change (old image, new image, new item as plain JSON), reported from inside its item's lock."""
         old, new, plain = change
         if self._on_item_written is not None:
             self._on_item_written(plain)
-        if any(kind == "DynamoDB" for _, kind, _ in self._event_sources):
-            self._stream.put((old, new))
+        for mapping in self.stream_mappings:
+            mapping.put(old, new)
+
+    def settled(self) -> bool:
+        """Nothing in flight: every stream record processed, every queue empty, no invocation running."""
+        return all(m.idle() for m in self.stream_mappings) and all(m.idle() for m in self.queue_mappings)
 
     # --- resources from template.yaml ----------------------------------------------------------------------
 
@@ -543,94 +497,21 @@ class LocalAws:
     # --- event source mappings, in-process ----------------------------------------------------------------
 
     def _start_event_source_mappings(self) -> None:
+        time_scale = float(self.environment.get("FAILOVER_TIME_SCALE", "1"))
         for function, kind, properties in self._event_sources:
+            arn = self.functions[function].arn
             if kind == "DynamoDB":
-                target, name = self._stream_mapping, f"stream-{function}"
-                args: tuple[Any, ...] = (function, properties)
+                stream = StreamMapping(function, arn, properties, self.invoke, REGION, time_scale, self.faults)
+                self.stream_mappings.append(stream)
+                targets = [stream.run]  # one reader per shard keeps the order of the writes
             else:
-                target, name = self._queue_mapping, f"sqs-{function}"
-                args = (function, properties)
-            # Several pollers per queue, as Lambda scales an SQS mapping; one reader per stream keeps order.
-            for n in range(1 if kind == "DynamoDB" else 4):
-                thread = threading.Thread(target=target, args=args, name=f"{name}-{n}", daemon=True)
+                sqs = QueueMapping(function, properties, self.queue_urls[properties["Queue"]], self.invoke, self.faults)
+                self.queue_mappings.append(sqs)
+                targets = [sqs.run] * 4  # several pollers per queue, as Lambda scales an SQS mapping
+            for n, target in enumerate(targets):
+                thread = threading.Thread(target=target, name=f"{kind}-{function}-{n}", daemon=True)
                 thread.start()
                 self._mapping_threads.append(thread)
-
-    def _stream_mapping(self, function: str, properties: dict[str, Any]) -> None:
-        """DynamoDB Streams → function: each change in write order; a failed record is retried (bounded here)."""
-        sequence = itertools.count(1)
-        while True:
-            change = self._stream.get()
-            if change is None or self._mappings_stop.is_set():
-                return
-            old, new = change
-            if not _passes_filters(properties.get("FilterCriteria"), {"dynamodb": {"NewImage": new}}):
-                continue
-            record = {
-                "eventID": str(uuid.uuid4()),
-                "eventName": "INSERT" if old is None else "MODIFY",
-                "eventVersion": "1.1",
-                "eventSource": "aws:dynamodb",
-                "awsRegion": REGION,
-                "eventSourceARN": properties["Stream"],
-                "dynamodb": {
-                    "ApproximateCreationDateTime": int(time.time()),
-                    "Keys": {k: new[k] for k in ("pk", "sk") if k in new},
-                    "NewImage": new,
-                    **({"OldImage": old} if old is not None else {}),
-                    "SequenceNumber": str(next(sequence)),
-                    "SizeBytes": len(json.dumps(new)),
-                    "StreamViewType": "NEW_AND_OLD_IMAGES",
-                },
-            }
-            for _attempt in range(5):
-                try:
-                    result = self.invoke(function, {"Records": [record]})
-                except Exception:  # noqa: BLE001 - the mapping retries a failed batch
-                    traceback.print_exc()
-                    continue
-                if not (result or {}).get("batchItemFailures"):
-                    break
-                self._mappings_stop.wait(0.2)
-
-    def _queue_mapping(self, function: str, properties: dict[str, Any]) -> None:
-        """SQS → function: receive, invoke, delete what the function did not report as failed."""
-        url = self.queue_urls[properties["Queue"]]
-        sqs = boto3.client("sqs", region_name=REGION)
-        while not self._mappings_stop.is_set():
-            try:
-                messages = sqs.receive_message(
-                    QueueUrl=url, MaxNumberOfMessages=int(properties.get("BatchSize", 10)), AttributeNames=["All"]
-                ).get("Messages", [])
-            except Exception:  # noqa: BLE001 - the mock is stopping
-                return
-            if not messages:
-                self._mappings_stop.wait(0.05)
-                continue
-            records = [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": m.get("Attributes", {}),
-                    "messageAttributes": {},
-                    "md5OfBody": m.get("MD5OfBody", ""),
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": properties["Queue"],
-                    "awsRegion": REGION,
-                }
-                for m in messages
-            ]
-            try:
-                result = self.invoke(function, {"Records": records})
-                failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
-            except Exception:  # noqa: BLE001 - the whole batch comes back after its visibility timeout
-                traceback.print_exc()
-                failed = {m["MessageId"] for m in messages}
-            for message in messages:
-                if message["MessageId"] not in failed:
-                    with contextlib.suppress(Exception):
-                        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     # --- API Gateway, in-process ---------------------------------------------------------------------------
 
@@ -694,16 +575,3 @@ def local_applications() -> dict[str, str]:
     if any(len(pair) != 2 or not all(pair) for pair in pairs):
         raise ValueError("FAILOVER_LOCAL_APPS: comma-separated applicationId:secret pairs")
     return dict(pairs)
-
-
-def _passes_filters(criteria: dict[str, Any] | None, record: dict[str, Any]) -> bool:
-    """Lambda event filtering, for the patterns template.yaml uses: nested keys, lists of allowed values."""
-    if not criteria:
-        return True
-
-    def matches(pattern: Any, value: Any) -> bool:
-        if isinstance(pattern, dict):
-            return isinstance(value, dict) and all(k in value and matches(p, value[k]) for k, p in pattern.items())
-        return value in pattern
-
-    return any(matches(json.loads(f["Pattern"]), record) for f in criteria.get("Filters", []))

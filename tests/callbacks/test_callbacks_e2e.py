@@ -27,10 +27,12 @@ _serial = itertools.count(1)
 
 
 class Receiver:
-    """A customer's endpoint on 127.0.0.1. `answers` is consumed per request: "ok", "500" or "slow" (5 s)."""
+    """A customer's endpoint on 127.0.0.1. `answers` is consumed per request: "ok", "500", "slow" (5 s), or
+    "hangup" (the connection closed without an answer). `default` answers once `answers` is used up."""
 
-    def __init__(self, answers: list[str] | None = None):
+    def __init__(self, answers: list[str] | None = None, default: str = "ok"):
         self.answers = list(answers or [])
+        self.default = default
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
@@ -46,8 +48,11 @@ class Receiver:
             def do_POST(self):  # noqa: N802 - the stdlib's name
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver._lock:
-                    answer = receiver.answers.pop(0) if receiver.answers else "ok"
+                    answer = receiver.answers.pop(0) if receiver.answers else receiver.default
                     receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                if answer == "hangup":
+                    self.close_connection = True
+                    return  # no status line: the client sees the connection drop
                 if answer == "slow":
                     time.sleep(5)  # bounded: longer than the product's 2 s timeout
                 self.send_response(500 if answer == "500" else 200)
@@ -150,26 +155,43 @@ def test_on_completion_sends_one_snapshot(local, receiver):
     tracking_id = send(local, receiver.url, "OnCompletion")
     wait_for(lambda: final_snapshot_arrived(receiver, tracking_id), timeout=30, what="the final snapshot")
     wait_for(lambda: session.get(f"{stack.url}/failover/tracking/{tracking_id}").json()["status"] == "Succeeded")
-    settled = time.monotonic() + 1.0  # anything else queued would arrive within a second at this scale
-    wait_for(lambda: time.monotonic() > settled, timeout=5)
+    # Every stream record processed, every delivery made: nothing else can still arrive.
+    wait_for(stack.aws.settled, timeout=30, what="the stream and the queues to drain")
     assert [s["status"] for _, s in receiver.snapshots()] == ["Succeeded"]
 
 
 def test_a_receiver_that_is_down_then_up_gets_every_snapshot_with_stable_event_ids(local):
-    receiver = Receiver().up().down()  # a port that was ours, closed for now
+    receiver = Receiver(default="hangup").up()  # every connection dropped without an answer, for now
     tracking_id = send(local, receiver.url, "OnChange")
     stack, session = local
     wait_for(lambda: session.get(f"{stack.url}/failover/tracking/{tracking_id}").json()["status"] == "Succeeded")
-    down_until = time.monotonic() + 2.5  # two retry rounds while the receiver is down
-    wait_for(lambda: time.monotonic() > down_until, timeout=5)
-    receiver.up()
+
+    def attempts_per_event() -> dict[str, set[int]]:
+        seen: dict[str, set[int]] = {}
+        for headers, snapshot in receiver.snapshots():
+            if snapshot["trackingId"] == tracking_id:
+                seen.setdefault(headers["x-failover-event-id"], set()).add(int(headers["x-failover-attempt"]))
+        return seen
+
+    # Every snapshot (up to the final one) has failed twice: the receiver was down through two retry rounds.
+    wait_for(
+        lambda: (
+            all_snapshots_arrived(receiver, tracking_id) and all(a >= {1, 2} for a in attempts_per_event().values())
+        ),
+        timeout=40,
+        what="two failed attempts of every snapshot",
+    )
+    failed = len(receiver.requests)
+    receiver.default = "ok"
     try:
-        wait_for(lambda: all_snapshots_arrived(receiver, tracking_id), timeout=40, what="every snapshot")
-        snapshots = receiver.snapshots()
-        sequences = sorted(int(h["x-failover-sequence"]) for h, _ in snapshots)
-        assert sequences == list(range(1, len(snapshots) + 1))
-        assert all(int(h["x-failover-attempt"]) >= 2 for h, _ in snapshots)  # each was retried...
-        assert len({h["x-failover-event-id"] for h, _ in snapshots}) == len(snapshots)  # ...under its own id
+        wait_for(
+            lambda: all(max(a) >= 3 for a in attempts_per_event().values()), timeout=40, what="every snapshot again"
+        )
+        delivered = [(h, s) for h, s in receiver.snapshots()[failed:] if s["trackingId"] == tracking_id]
+        sequences = sorted(int(h["x-failover-sequence"]) for h, _ in delivered)
+        assert sequences == list(range(1, len(attempts_per_event()) + 1))  # each change once, none lost
+        assert all(int(h["x-failover-attempt"]) >= 3 for h, _ in delivered)  # each was retried...
+        assert {h["x-failover-event-id"] for h, _ in delivered} == set(attempts_per_event())  # ...under its own id
     finally:
         receiver.down()
 
@@ -203,9 +225,9 @@ def test_a_dead_endpoint_is_dead_lettered_then_redelivered(local):
     receiver.up()
     try:
         response = other.post(f"{stack.url}/callbacks/redeliver", params={"trackingId": tracking_id})
-        assert response.status_code == 200 and response.json() == {"redelivered": 1}
+        assert response.status_code == 200 and response.json() == {"redelivered": 1, "complete": True}
         wait_for(lambda: final_snapshot_arrived(receiver, tracking_id), timeout=15, what="the redelivered snapshot")
-        assert session.post(f"{stack.url}/callbacks/redeliver").json() == {"redelivered": 0}
+        assert session.post(f"{stack.url}/callbacks/redeliver").json() == {"redelivered": 0, "complete": True}
     finally:
         receiver.down()
 

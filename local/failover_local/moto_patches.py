@@ -1,0 +1,336 @@
+"""Every patch the local stack applies to moto, each with what moto does and why we differ.
+
+1. Atomicity per item (DynamoDB). moto checks a condition and then writes, in two steps, with no lock; DynamoDB
+   does both atomically for each item. We lock per item, so independent writers (two flows, or two messages of
+   one flow) really interleave, while the race on one item is decided as DynamoDB decides it. A transaction
+   takes the locks of all its items, in a sorted order (no deadlock). Reads see whole items: a Query of one
+   partition excludes that partition's writers; a Query of an index (or a Scan) excludes the table's writers.
+2. TransactWriteItems (DynamoDB). moto deep-copies every table a transaction names, once per item, to roll back
+   on a cancellation: the whole table, on every transaction (issue 14). We remember the items the transaction
+   touches, and restore those.
+3. Faults (DynamoDB, Step Functions), only with a FaultPlan: see failover_local.faults.
+4. Stream records (DynamoDB). moto keeps a stream but runs no event source mapping from it here; we report each
+   committed change (old and new image) from inside its item's lock, so that the stream's order per item is the
+   order of the writes, as in DynamoDB Streams.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+from unittest import mock
+
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+from failover_local import faults as fault_errors
+from failover_local.faults import FaultPlan
+
+Change = tuple[dict[str, Any] | None, dict[str, Any], dict[str, Any]]  # old image, new image, new item (plain JSON)
+ChangeObserver = Callable[[Change], None]
+
+_ITEM_WRITES = ("put_item", "update_item", "delete_item")
+
+
+class SharedExclusiveLock:
+    """Many holders in shared mode, or one in exclusive mode; a waiting exclusive holder goes first."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._shared = 0
+        self._exclusive = False
+        self._waiting_exclusive = 0
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._exclusive and not self._waiting_exclusive)
+            self._shared += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._shared -= 1
+                self._condition.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._condition:
+            self._waiting_exclusive += 1
+            self._condition.wait_for(lambda: not self._exclusive and not self._shared)
+            self._waiting_exclusive -= 1
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._exclusive = False
+                self._condition.notify_all()
+
+
+class DynamoDBAtomicity:
+    """Patches 1 to 4 on moto's backends; start() applies them, stop() removes them."""
+
+    def __init__(self, on_change: ChangeObserver | None = None, faults: FaultPlan | None = None):
+        self._on_change = on_change
+        self._faults = faults
+        self._guard = threading.Lock()
+        self._tables: dict[str, SharedExclusiveLock] = {}
+        self._partitions: dict[tuple[str, str], SharedExclusiveLock] = {}
+        self._items: dict[tuple[str, str, str], threading.Lock] = {}
+        self._transactional: set[tuple[str, str, str]] = set()  # items some transaction has written
+        self._inside = threading.local()  # a patched call in progress on this thread: nested calls go straight in
+        self._patchers: list[Any] = []
+
+    def start(self) -> DynamoDBAtomicity:
+        originals = {name: getattr(DynamoDBBackend, name) for name in ("get_item", "query", "scan", *_ITEM_WRITES)}
+        for name, method in originals.items():
+            self._patch(DynamoDBBackend, name, self._wrap(name, method))
+        self._patch(DynamoDBBackend, "transact_write_items", self._transact_write_items(originals))
+        if self._faults is not None:
+            for name in ("send_task_success", "start_execution"):
+                self._patch(
+                    StepFunctionsParserBackend, name, self._sfn_faults(getattr(StepFunctionsParserBackend, name))
+                )
+        return self
+
+    def stop(self) -> None:
+        for patcher in reversed(self._patchers):
+            patcher.stop()
+        self._patchers.clear()
+
+    def __enter__(self) -> DynamoDBAtomicity:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _patch(self, target: Any, name: str, replacement: Callable[..., Any]) -> None:
+        patcher = mock.patch.object(target, name, replacement)
+        patcher.start()
+        self._patchers.append(patcher)
+
+    # --- locks ---------------------------------------------------------------------------------------------
+
+    def _table_lock(self, table: str) -> SharedExclusiveLock:
+        with self._guard:
+            return self._tables.setdefault(table, SharedExclusiveLock())
+
+    def _partition_lock(self, table: str, partition: str) -> SharedExclusiveLock:
+        with self._guard:
+            return self._partitions.setdefault((table, partition), SharedExclusiveLock())
+
+    def _item_lock(self, key: tuple[str, str, str]) -> threading.Lock:
+        with self._guard:
+            return self._items.setdefault(key, threading.Lock())
+
+    @contextmanager
+    def _holding(self, keys: list[tuple[str, str, str]]) -> Iterator[None]:
+        """Tables (shared), then partitions (shared), then items, each in sorted order: one order for everyone."""
+        keys = sorted(set(keys))
+        with ExitStack() as stack:
+            for table in sorted({t for t, _, _ in keys}):
+                stack.enter_context(self._table_lock(table).shared())
+            for table, partition in sorted({(t, p) for t, p, _ in keys}):
+                stack.enter_context(self._partition_lock(table, partition).shared())
+            for key in keys:
+                stack.enter_context(self._item_lock(key))
+            yield
+
+    @staticmethod
+    def _item_key(backend: Any, table_name: str, key: dict[str, Any]) -> tuple[str, str, str]:
+        table = backend.get_table(table_name)
+        hash_value = json.dumps(key.get(table.hash_key_attr), sort_keys=True)
+        range_value = json.dumps(key.get(table.range_key_attr), sort_keys=True) if table.range_key_attr else ""
+        return table_name, hash_value, range_value
+
+    @staticmethod
+    def _key_of(backend: Any, table_name: str, attributes: dict[str, Any]) -> dict[str, Any]:
+        table = backend.get_table(table_name)
+        return {k: attributes[k] for k in (table.hash_key_attr, table.range_key_attr) if k and k in attributes}
+
+    # --- patches 1, 3, 4: single calls -----------------------------------------------------------------------
+
+    def _wrap(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        atomicity, signature = self, inspect.signature(method)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if getattr(atomicity._inside, "active", False):
+                return method(*args, **kwargs)
+            arguments = signature.bind(*args, **kwargs).arguments
+            backend, table_name = arguments["self"], arguments["table_name"]
+            try:
+                backend.get_table(table_name)
+            except Exception:  # noqa: BLE001 - no such table: let moto answer as it does
+                return method(*args, **kwargs)
+            atomicity._inside.active = True
+            try:
+                return atomicity._call(name, method, arguments, args, kwargs)
+            finally:
+                atomicity._inside.active = False
+
+        return call
+
+    def _call(self, name: str, method: Callable[..., Any], arguments: dict[str, Any], args: Any, kwargs: Any) -> Any:
+        backend, table_name = arguments["self"], arguments["table_name"]
+        self._maybe_throttle(backend, table_name, write=name in _ITEM_WRITES)
+        if name in ("query", "scan"):
+            if name == "scan" or arguments.get("index_name"):
+                with self._table_lock(table_name).exclusive():
+                    return method(*args, **kwargs)
+            table = backend.get_table(table_name)
+            partition = json.dumps(arguments["hash_key_dict"], sort_keys=True) if arguments.get("hash_key_dict") else ""
+            if not partition:  # a KeyConditionExpression moto parses later: hold the whole table
+                with self._table_lock(table_name).exclusive():
+                    return method(*args, **kwargs)
+            del table
+            with self._table_lock(table_name).shared(), self._partition_lock(table_name, partition).exclusive():
+                return method(*args, **kwargs)
+        key = (
+            arguments.get("key") or arguments.get("keys") or self._key_of(backend, table_name, arguments["item_attrs"])
+        )
+        item_key = self._item_key(backend, table_name, key)
+        with self._holding([item_key]):
+            if name == "get_item":
+                return method(*args, **kwargs)
+            if self._faults is not None and item_key in self._transactional and self._faults.hit("dynamodb_conflict"):
+                raise fault_errors.transaction_conflict()
+            before = backend.get_item(table_name, key)
+            old = before.to_json()["Attributes"] if before else None
+            result = method(*args, **kwargs)
+            if name != "delete_item" and result is not None:
+                self._report((old, result.to_json()["Attributes"], result.to_regular_json()))
+            return result
+
+    def _maybe_throttle(self, backend: Any, table_name: str, write: bool) -> None:
+        if self._faults is not None and self._faults.hit("dynamodb_throttle"):
+            arn = backend.get_table(table_name).table_arn
+            raise fault_errors.dynamodb_throttled(arn, write)
+
+    def _report(self, change: Change) -> None:
+        if self._on_change is not None:
+            self._on_change(change)
+
+    # --- patches 1 to 4: TransactWriteItems -----------------------------------------------------------------
+
+    def _transact_write_items(self, originals: dict[str, Callable[..., Any]]) -> Callable[..., Any]:
+        atomicity = self
+
+        def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+            if len(transact_items) > 100:
+                raise TooManyTransactionsException()
+            operations: list[tuple[str, dict[str, Any], dict[str, Any]]] = []  # (type, operation, key)
+            for item in transact_items:
+                if len(item) > 1:
+                    raise TransactWriteSingleOpException
+                op_type, op = next(iter(item.items()))
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+                key = op["Key"] if op_type != "Put" else atomicity._key_of(backend, op["TableName"], op["Item"])
+                operations.append((op_type, op, key))
+            item_keys = [atomicity._item_key(backend, op["TableName"], key) for _, op, key in operations]
+            if len(set(item_keys)) != len(item_keys):
+                raise MultipleTransactionsException()
+            atomicity._maybe_throttle(backend, operations[0][1]["TableName"], write=True)
+            atomicity._inside.active = True
+            try:
+                with atomicity._holding(item_keys):
+                    atomicity._transactional.update(
+                        k for (t, _, _), k in zip(operations, item_keys, strict=True) if t != "ConditionCheck"
+                    )
+                    if atomicity._faults is not None and atomicity._faults.hit("dynamodb_conflict"):
+                        raise fault_errors.transaction_cancelled(
+                            len(operations), atomicity._faults.pick(len(operations))
+                        )
+                    changes = atomicity._apply(backend, operations, originals)
+                    for change in changes:
+                        atomicity._report(change)
+            finally:
+                atomicity._inside.active = False
+
+        return transact_write_items
+
+    @staticmethod
+    def _apply(
+        backend: Any, operations: list[tuple[str, dict[str, Any], dict[str, Any]]], originals: dict[str, Any]
+    ) -> list[Change]:
+        """moto's own steps (condition, then write, per item); on a cancellation, the touched items restored."""
+        before = [backend.get_item(op["TableName"], key) for _, op, key in operations]
+        saved = [copy.deepcopy(item) for item in before]
+        errors: list[tuple[Any, Any, Any]] = []
+        try:
+            for (op_type, op, key), current in zip(operations, before, strict=True):
+                try:
+                    condition = op.get("ConditionExpression")
+                    names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                    if condition is not None and not get_filter_expression(condition, names, values).expr(current):
+                        old = current.to_json()["Attributes"] if current is not None else None
+                        wants_old = op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+                        raise ConditionalCheckFailed(item=old if wants_old else None)
+                    if op_type == "Put":
+                        originals["put_item"](backend, op["TableName"], op["Item"], None, condition, names, values)
+                    elif op_type == "Delete":
+                        originals["delete_item"](
+                            backend, op["TableName"], key, condition_expression=condition,
+                            expression_attribute_names=names, expression_attribute_values=values,
+                        )  # fmt: skip
+                    elif op_type == "Update":
+                        originals["update_item"](
+                            backend, op["TableName"], key, update_expression=op["UpdateExpression"],
+                            condition_expression=condition, expression_attribute_names=names,
+                            expression_attribute_values=values,
+                        )  # fmt: skip
+                    errors.append((None, None, None))
+                except ConditionalCheckFailed as failed:
+                    errors.append(("ConditionalCheckFailed", failed.message, failed.item))
+        except MockValidationException:
+            DynamoDBAtomicity._restore(backend, operations, saved, originals)
+            raise
+        if any(code is not None for code, _, _ in errors):
+            DynamoDBAtomicity._restore(backend, operations, saved, originals)
+            raise TransactionCanceledException(errors)
+        changes: list[Change] = []
+        for (op_type, op, key), old in zip(operations, saved, strict=True):
+            if op_type in ("Put", "Update"):
+                new = backend.get_item(op["TableName"], key)
+                old_image = old.to_json()["Attributes"] if old is not None else None
+                changes.append((old_image, new.to_json()["Attributes"], new.to_regular_json()))
+        return changes
+
+    @staticmethod
+    def _restore(backend: Any, operations: Any, saved: list[Any], originals: dict[str, Any]) -> None:
+        for (_, op, key), old in zip(operations, saved, strict=True):
+            if old is None:
+                if backend.get_item(op["TableName"], key) is not None:
+                    originals["delete_item"](backend, op["TableName"], key)
+            else:
+                originals["put_item"](backend, op["TableName"], old.to_json()["Attributes"])
+
+    # --- patch 3: Step Functions faults ---------------------------------------------------------------------
+
+    def _sfn_faults(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        plan = self._faults
+        assert plan is not None
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if plan.hit("sfn_throttle"):
+                raise fault_errors.sfn_throttled()
+            if plan.hit("sfn_failure"):
+                raise fault_errors.sfn_unavailable()
+            return method(*args, **kwargs)
+
+        return call
