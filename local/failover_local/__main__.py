@@ -28,6 +28,8 @@ def main() -> int:
             print(f"Routee endpoint   {routee.api_url} (from ROUTEE_API_URL)")
         print(f"time scale        {stack.time_scale}   (FAILOVER_TIME_SCALE)")
         assert stack.aws is not None
+        if stack.aws.faults is not None:
+            print(f"faults            {stack.aws.faults.describe()}   (FAILOVER_LOCAL_FAULTS, docs/faults.md)")
         for application_id, secret in stack.aws.applications.items():
             callback_secret = stack.aws.callback_secret(application_id)
             print(f"application       {application_id} / {secret}   callbacks signed with {callback_secret}")

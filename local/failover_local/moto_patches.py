@@ -274,13 +274,14 @@ class DynamoDBAtomicity:
         errors: list[tuple[Any, Any, Any]] = []
         try:
             for (op_type, op, key), current in zip(operations, before, strict=True):
+                returned: dict[str, Any] | None = None  # the item, for ReturnValuesOnConditionCheckFailure
                 try:
                     condition = op.get("ConditionExpression")
                     names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
                     if condition is not None and not get_filter_expression(condition, names, values).expr(current):
-                        old = current.to_json()["Attributes"] if current is not None else None
-                        wants_old = op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
-                        raise ConditionalCheckFailed(item=old if wants_old else None)
+                        if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current is not None:
+                            returned = current.to_json()["Attributes"]
+                        raise ConditionalCheckFailed()
                     if op_type == "Put":
                         originals["put_item"](backend, op["TableName"], op["Item"], None, condition, names, values)
                     elif op_type == "Delete":
@@ -296,7 +297,7 @@ class DynamoDBAtomicity:
                         )  # fmt: skip
                     errors.append((None, None, None))
                 except ConditionalCheckFailed as failed:
-                    errors.append(("ConditionalCheckFailed", failed.message, failed.item))
+                    errors.append(("ConditionalCheckFailed", failed.message, returned))
         except MockValidationException:
             DynamoDBAtomicity._restore(backend, operations, saved, originals)
             raise

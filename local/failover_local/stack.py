@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import requests
 
 from failover_local.aws import LocalAws
+from failover_local.faults import FaultPlan
 from failover_local.simulator import Simulator
 
 SWAGGER_UI = b"""<!doctype html>
@@ -107,6 +108,7 @@ class LocalStack:
         on_status: Callable[[dict[str, Any]], None] | None = None,
         simulator_options: dict[str, Any] | None = None,
         applications: dict[str, str] | None = None,  # default: FAILOVER_LOCAL_APPS
+        faults: FaultPlan | None = None,  # default: FAILOVER_LOCAL_FAULTS (docs/faults.md)
     ):
         self.port = port
         self.simulator_port = simulator_port
@@ -115,6 +117,7 @@ class LocalStack:
         self._on_status = on_status
         self._simulator_options = simulator_options or {}
         self._applications = applications
+        self._faults = faults
         self.simulator: Simulator | None = None
         self.aws: LocalAws | None = None
         self._server: ThreadingHTTPServer | None = None
@@ -168,6 +171,7 @@ class LocalStack:
             },
             on_item_written=self._on_status,
             applications=self._applications,
+            faults=self._faults,
         ).start()
         self.ready.set()
 

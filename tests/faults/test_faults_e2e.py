@@ -1,0 +1,211 @@
+"""Flows and callbacks through the local stack's fault mode (docs/faults.md), over HTTP, with the simulator.
+
+One stack; its FaultPlan's rates are switched per test. First, with no fault, every scenario runs once: that is
+the outcome each flow must have again under faults. Then, per fault class, the same scenarios run with faults
+on, each with an OnChange and an OnCompletion callback, and once everything has settled (faults off again):
+  - every flow ends exactly as it did without faults (status, statusCode, terminationChannel);
+  - no callback is lost: each flow's events are numbered 1..N without a gap, every event its capture numbered
+    was queued, and the stream mapping gave up no batch;
+  - duplicates are recognisable: a repeated delivery carries the same event id and the same sequence number;
+  - the highest sequence number carries the final snapshot; OnCompletion calls back exactly once;
+  - the fault really happened (its injection count).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections import defaultdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+import pytest
+from boto3.dynamodb.conditions import Key
+
+from failover_local.aws import REGION
+from failover_local.faults import FaultPlan
+from failover_local.simulator import Delays
+from failover_local.stack import LocalStack, bearer_session
+from tests.harness import wait_for
+
+TIME_SCALE = 0.01
+VIBER_TTL = 10  # minutes: 6 s at this scale (scenario 2xx waits for it)
+TTL = 30  # minutes: 18 s, far longer than any receipt takes here, even on a busy machine
+SCENARIOS = ("000", "100", "110", "111", "200")  # simulator digits per channel: Viber, SMS, Voice (docs/simulator.md)
+FAULT_CLASSES = {
+    "stream_replay": {"stream_replay": 0.3},
+    "sqs_redeliver": {"sqs_redeliver": 0.3},
+    "dynamodb_throttle": {"dynamodb_throttle": 0.05},
+    "sfn_throttle": {"sfn_throttle": 0.2},
+    "sfn_failure": {"sfn_failure": 0.2},
+}
+_serial = itertools.count(1)
+
+
+class Receiver:
+    """A customer's endpoint on 127.0.0.1 that accepts everything and keeps (headers, snapshot) per request."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], dict]] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # noqa: D102 - quiet
+                pass
+
+            def do_POST(self):  # noqa: N802 - the stdlib's name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver._lock:
+                    receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, json.loads(body)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/cb"
+
+    def of(self, tracking_id: str) -> list[tuple[dict[str, str], dict]]:
+        with self._lock:
+            return [(h, s) for h, s in self.requests if s["trackingId"] == tracking_id]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture(scope="module")
+def faulty():
+    plan = FaultPlan({}, seed=13)
+    stack = LocalStack(
+        port=0,
+        simulator_port=0,
+        time_scale=TIME_SCALE,
+        simulator_options={"delays": Delays(first=40.0, between=10.0)},
+        applications={"local-app": "local-secret"},
+        faults=plan,
+    ).start()
+    receiver = Receiver()
+    session = bearer_session(stack.url, "local-app", "local-secret")
+    try:
+        yield stack, session, receiver, plan
+    finally:
+        session.close()
+        receiver.close()
+        stack.stop()
+
+
+def request(digits: str, url: str, strategy: str) -> dict:
+    to = f"+3069{70000 + next(_serial):05d}{digits}"
+    return {
+        "flow": [
+            {
+                "type": "Viber",
+                "order": 1,
+                "to": to,
+                "senderInfoTrackingId": "bank",
+                "ttl": VIBER_TTL,
+                "message": {"text": "PIN"},
+            },
+            {"type": "Sms", "order": 2, "from": "MyBank", "to": to, "ttl": TTL, "message": {"body": "PIN"}},
+            {
+                "type": "Voice",
+                "order": 3,
+                "from": "302101234567",
+                "to": {"phone": to},
+                "ttl": TTL,
+                "dialPlan": {
+                    "verbs": [{"type": "SAY", "message": {"text": "1 2 3 4", "language": "en-US", "gender": "female"}}]
+                },
+            },
+        ],
+        "callback": {"url": url, "strategy": strategy},
+    }
+
+
+def outcome(snapshot: dict) -> tuple:
+    return snapshot["status"], snapshot.get("statusCode"), snapshot.get("terminationChannel")
+
+
+def run_all(faulty, strategy: str) -> dict[str, str]:
+    """Create every scenario's flow at once (they interleave); return trackingId → digits."""
+    stack, session, receiver, _ = faulty
+    created: dict[str, str] = {}
+    for digits in SCENARIOS:
+        response = session.post(f"{stack.url}/failover", json=request(digits, receiver.url, strategy), timeout=30)
+        assert response.status_code == 200, response.text
+        created[response.json()["trackingId"]] = digits
+    return created
+
+
+def final(faulty, tracking_id: str) -> dict:
+    stack, session, _, _ = faulty
+
+    def ended():
+        snapshot = session.get(f"{stack.url}/failover/tracking/{tracking_id}", timeout=30).json()
+        return snapshot if snapshot["status"] in ("Succeeded", "Failed") else None
+
+    return wait_for(ended, timeout=60, what=f"flow {tracking_id} to end")
+
+
+@pytest.fixture(scope="module")
+def baseline(faulty) -> dict[str, tuple]:
+    """Each scenario's outcome without faults."""
+    created = run_all(faulty, "OnChange")
+    return {digits: outcome(final(faulty, tracking_id)) for tracking_id, digits in created.items()}
+
+
+def settle(faulty) -> None:
+    stack, _, _, plan = faulty
+    plan.rates.clear()  # what follows is the check, not the run
+    wait_for(stack.aws.settled, timeout=60, interval=0.1, what="the stream and the queues to drain")
+
+
+def captured_events(tracking_id: str) -> list[dict]:
+    table = boto3.resource("dynamodb", region_name=REGION).Table("failover-local-FlowsTable")
+    items = table.query(KeyConditionExpression=Key("pk").eq(f"CALLBACKS#{tracking_id}"))["Items"]
+    return [item for item in items if item["sk"].startswith("EVENT#")]
+
+
+def assert_callbacks_complete(faulty, tracking_id: str, tracked: dict) -> int:
+    """Every event delivered, numbered 1..N, duplicates recognisable; returns how many deliveries were repeats."""
+    _, _, receiver, _ = faulty
+    deliveries = receiver.of(tracking_id)
+    sequence_of: dict[str, set[int]] = defaultdict(set)
+    for headers, _ in deliveries:
+        sequence_of[headers["x-failover-event-id"]].add(int(headers["x-failover-sequence"]))
+    assert all(len(numbers) == 1 for numbers in sequence_of.values()), "a repeated event changed its number"
+    numbers = sorted(next(iter(n)) for n in sequence_of.values())
+    assert numbers == list(range(1, len(numbers) + 1)), f"a gap: {numbers}"
+    events = captured_events(tracking_id)
+    assert len(events) == len(numbers) and all(event["queued"] for event in events), "an event was never queued"
+    newest = max(deliveries, key=lambda d: int(d[0]["x-failover-sequence"]))[1]
+    assert outcome(newest) == outcome(tracked)
+    return len(deliveries) - len(sequence_of)
+
+
+@pytest.mark.parametrize("fault_class", list(FAULT_CLASSES))
+def test_flows_and_callbacks_survive(faulty, baseline, fault_class):
+    stack, _, receiver, plan = faulty
+    before = dict(plan.injected)
+    plan.rates.update(FAULT_CLASSES[fault_class])
+    on_change = run_all(faulty, "OnChange")
+    on_completion = run_all(faulty, "OnCompletion")
+    finals = {tracking_id: final(faulty, tracking_id) for tracking_id in [*on_change, *on_completion]}
+    settle(faulty)
+
+    for tracking_id, digits in {**on_change, **on_completion}.items():
+        assert outcome(finals[tracking_id]) == baseline[digits], f"scenario {digits} under {fault_class}"
+    repeats = sum(assert_callbacks_complete(faulty, t, finals[t]) for t in on_change)
+    for tracking_id in on_completion:
+        deliveries = receiver.of(tracking_id)
+        assert len({h["x-failover-event-id"] for h, _ in deliveries}) == 1, "OnCompletion called back twice"
+        assert outcome(deliveries[0][1]) == outcome(finals[tracking_id])
+    assert all(not m.failed_batches for m in stack.aws.stream_mappings), "the stream mapping gave up records"
+    injected = {kind: count - before.get(kind, 0) for kind, count in plan.injected.items()}
+    assert all(injected.get(kind, 0) > 0 for kind in FAULT_CLASSES[fault_class]), injected
+    if fault_class == "sqs_redeliver":
+        assert repeats > 0  # the receiver did see redeliveries, and recognised them
