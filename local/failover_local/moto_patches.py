@@ -35,6 +35,7 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
+from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from failover_local import faults as fault_errors
@@ -101,11 +102,11 @@ class DynamoDBAtomicity:
         for name, method in originals.items():
             self._patch(DynamoDBBackend, name, self._wrap(name, method))
         self._patch(DynamoDBBackend, "transact_write_items", self._transact_write_items(originals))
-        if self._faults is not None:
-            for name in ("send_task_success", "start_execution"):
-                self._patch(
-                    StepFunctionsParserBackend, name, self._sfn_faults(getattr(StepFunctionsParserBackend, name))
-                )
+        if self._faults is not None:  # whichever backend runs executions (moto's parser, or its plain one)
+            for backend in (StepFunctionBackend, StepFunctionsParserBackend):
+                for name in ("send_task_success", "start_execution"):
+                    if name in vars(backend):
+                        self._patch(backend, name, self._sfn_faults(getattr(backend, name)))
         return self
 
     def stop(self) -> None:

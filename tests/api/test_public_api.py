@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import boto3
-from boto3.dynamodb.conditions import Attr
 import pytest
 from boto3.dynamodb.conditions import Attr
 

@@ -104,11 +104,19 @@ class CallbackEventStore:
         raise RuntimeError(f"could not number callback event {event_id} of {tracking_id}")
 
     def mark_queued(self, tracking_id: str, event_id: str) -> None:
-        self._table.update_item(
-            Key={"pk": _pk(tracking_id), "sk": _event_sk(event_id)},
-            UpdateExpression="SET queued = :yes",
-            ExpressionAttributeValues={":yes": True},
-        )
+        """Idempotent, so a TransactionConflictException (the item was written in a transaction) is retried."""
+        for attempt in range(_ATTEMPTS):
+            try:
+                self._table.update_item(
+                    Key={"pk": _pk(tracking_id), "sk": _event_sk(event_id)},
+                    UpdateExpression="SET queued = :yes",
+                    ExpressionAttributeValues={":yes": True},
+                )
+                return
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionConflictException" or attempt == _ATTEMPTS - 1:
+                    raise
+                self._sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter, not a secret
 
     def _event(self, tracking_id: str, event_id: str) -> CallbackEvent | None:
         item = self._table.get_item(Key={"pk": _pk(tracking_id), "sk": _event_sk(event_id)}, ConsistentRead=True).get(
