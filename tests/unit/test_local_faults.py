@@ -88,10 +88,10 @@ def test_throttling_is_shaped_as_dynamodb_and_step_functions_send_it(dynamodb):
 
 def test_botocore_retries_throttling_as_it_does_against_aws(dynamodb):
     """A throttle now and then is absorbed by the SDK's retries; the product never sees it."""
-    plan = FaultPlan({"dynamodb_throttle": 0.3}, seed=3)
+    plan = FaultPlan({"dynamodb_throttle": 0.2}, seed=3)
     with DynamoDBAtomicity(faults=plan):
         retrying = boto3.client("dynamodb")  # the SDK's default retries, as the product uses them
-        for n in range(20):
+        for n in range(8):
             retrying.put_item(TableName="t", Item={**key(f"MSG#{n:02d}")})
     assert plan.injected["dynamodb_throttle"] > 0
 
