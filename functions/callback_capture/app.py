@@ -16,7 +16,9 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def capture(record: DynamoDBRecord) -> None:
-    callbacks.capture(StreamChange(record.event_id or "", record.dynamodb.old_image, record.dynamodb.new_image))
+    stream = record.dynamodb
+    event_id = record.event_id or f"{record.event_source_arn}#{stream.sequence_number}"  # AWS always sets eventID
+    callbacks.capture(StreamChange(event_id, stream.old_image, stream.new_image))
 
 
 @logger.inject_lambda_context(clear_state=True)
