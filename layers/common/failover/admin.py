@@ -5,6 +5,7 @@
     python -m failover.admin --stack failover disable bank-app
     python -m failover.admin --stack failover callback-secret bank-app
     python -m failover.admin --stack failover redeliver [--application bank-app] [--tracking-id ID]
+    python -m failover.admin --stack failover recapture
 
 It uses your AWS credentials (the usual AWS_PROFILE / AWS_REGION) and finds the table from the stack's outputs.
 The secret is printed once, at creation; only its scrypt hash is stored.
@@ -21,8 +22,10 @@ import boto3
 
 from failover.access import AccessService
 from failover.auth import TokenIssuer
+from failover.callback_store import CallbackEventStore
 from failover.callbacks import CallbackService, Poster, Queue, application_secret
-from failover.store import ApplicationStore
+from failover.recapture import recapture
+from failover.store import ApplicationStore, FlowStore
 
 
 def outputs_of(stack: str, region: str | None) -> dict[str, str]:
@@ -54,10 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     redeliver = commands.add_parser("redeliver", help="send dead-lettered callbacks again")
     redeliver.add_argument("--application", dest="application_id")
     redeliver.add_argument("--tracking-id")
+    commands.add_parser(
+        "recapture", help="capture again the stream batches the callback capture gave up on (within 24 hours)"
+    )
     args = parser.parse_args(argv)
 
     outputs = outputs_of(args.stack, args.region) if args.stack else {"FlowsTableName": args.table}
-    if args.command in ("callback-secret", "redeliver") and not args.stack:
+    if args.command in ("callback-secret", "redeliver", "recapture") and not args.stack:
         parser.error(f"{args.command} needs --stack")
     if args.command == "callback-secret":
         print(application_secret(callback_key(outputs, args.region), args.application_id))
@@ -72,6 +78,15 @@ def main(argv: list[str] | None = None) -> int:
             total += moved
         print(json.dumps({"redelivered": total}))
         return 0
+    if args.command == "recapture":
+        sqs = boto3.client("sqs", region_name=args.region)
+        table = boto3.resource("dynamodb", region_name=args.region).Table(outputs["FlowsTableName"])
+        queue = Queue(sqs, outputs["CallbackQueueUrl"], outputs["CallbackDeadLetterQueueUrl"])
+        callbacks = CallbackService(FlowStore(table), CallbackEventStore(table), queue, Poster(), lambda: "")
+        streams = boto3.client("dynamodbstreams", region_name=args.region)
+        done = recapture(callbacks, sqs, outputs["CallbackCaptureFailureQueueUrl"], streams)
+        print(json.dumps({"batches": done.batches, "records": done.records, "expired": done.expired}))
+        return 0 if not done.expired else 1
 
     table_name = outputs["FlowsTableName"]
     table = boto3.resource("dynamodb", region_name=args.region).Table(table_name)
