@@ -193,12 +193,10 @@ class DynamoDBAtomicity:
             if name == "scan" or arguments.get("index_name"):
                 with self._table_lock(table_name).exclusive():
                     return method(*args, **kwargs)
-            table = backend.get_table(table_name)
             partition = json.dumps(arguments["hash_key_dict"], sort_keys=True) if arguments.get("hash_key_dict") else ""
             if not partition:  # a KeyConditionExpression moto parses later: hold the whole table
                 with self._table_lock(table_name).exclusive():
                     return method(*args, **kwargs)
-            del table
             with self._table_lock(table_name).shared(), self._partition_lock(table_name, partition).exclusive():
                 return method(*args, **kwargs)
         key = (
