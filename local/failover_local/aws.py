@@ -43,7 +43,7 @@ from failover_local.apigateway import (
 )
 from failover_local.faults import FaultPlan
 from failover_local.mappings import QueueMapping, StreamMapping
-from failover_local.moto_patches import Change, DynamoDBAtomicity
+from failover_local.moto_patches import Change, MotoPatches
 from failover_local.template import ROOT, Resolver, load_template, parameter_defaults, resources_of
 
 REGION = "eu-west-1"
@@ -112,7 +112,7 @@ class LocalAws:
         self._mock: Any = None
         self._saved_environ: dict[str, str] | None = None
         self.faults = faults if faults is not None else FaultPlan.from_environment()
-        self._atomicity: DynamoDBAtomicity | None = None
+        self._atomicity: MotoPatches | None = None
         self._on_item_written = on_item_written
         self.applications = applications if applications is not None else local_applications()
         # Powertools' Event Handler keeps the current event in class attributes shared by every resolver in a
@@ -162,7 +162,7 @@ class LocalAws:
             )
         )
         # Atomicity per item, transactions that roll back only their items, faults: failover_local.moto_patches.
-        self._atomicity = DynamoDBAtomicity(on_change=self._written, faults=self.faults).start()
+        self._atomicity = MotoPatches(on_change=self._written, faults=self.faults).start()
         iam_recorder.RECORDER.install()  # records each function's AWS calls, for the IAM check of the test suite
         self._create_resources()
         iam_recorder.RECORDER.stack_started(self._resolver.refs, self._resolver.attributes, REGION, ACCOUNT)

@@ -12,6 +12,9 @@
 4. Stream records (DynamoDB). moto keeps a stream but runs no event source mapping from it here; we report each
    committed change (old and new image) from inside its item's lock, so that the stream's order per item is the
    order of the writes, as in DynamoDB Streams.
+5. ReceiveMessage (SQS). moto picks and hides messages without a lock, so two concurrent receivers of one queue
+   (the local SQS mapping runs four) can both get the same message at once. SQS hides a received message from
+   other receivers; its rarer duplicates are the fault mode's `sqs_redeliver`. We receive one at a time per queue.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
+from moto.sqs.models import SQSBackend
 from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
@@ -83,8 +87,8 @@ class SharedExclusiveLock:
                 self._condition.notify_all()
 
 
-class DynamoDBAtomicity:
-    """Patches 1 to 4 on moto's backends; start() applies them, stop() removes them."""
+class MotoPatches:
+    """Patches 1 to 5 on moto's backends; start() applies them, stop() removes them."""
 
     def __init__(self, on_change: ChangeObserver | None = None, faults: FaultPlan | None = None):
         self._on_change = on_change
@@ -97,11 +101,12 @@ class DynamoDBAtomicity:
         self._inside = threading.local()  # a patched call in progress on this thread: nested calls go straight in
         self._patchers: list[Any] = []
 
-    def start(self) -> DynamoDBAtomicity:
+    def start(self) -> MotoPatches:
         originals = {name: getattr(DynamoDBBackend, name) for name in ("get_item", "query", "scan", *_ITEM_WRITES)}
         for name, method in originals.items():
             self._patch(DynamoDBBackend, name, self._wrap(name, method))
         self._patch(DynamoDBBackend, "transact_write_items", self._transact_write_items(originals))
+        self._patch(SQSBackend, "receive_message", self._one_receiver_at_a_time(SQSBackend.receive_message))
         if self._faults is not None:  # whichever backend runs executions (moto's parser, or its plain one)
             for backend in (StepFunctionBackend, StepFunctionsParserBackend):
                 for name in ("send_task_success", "start_execution"):
@@ -114,7 +119,7 @@ class DynamoDBAtomicity:
             patcher.stop()
         self._patchers.clear()
 
-    def __enter__(self) -> DynamoDBAtomicity:
+    def __enter__(self) -> MotoPatches:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -298,10 +303,10 @@ class DynamoDBAtomicity:
                 except ConditionalCheckFailed as failed:
                     errors.append(("ConditionalCheckFailed", failed.message, returned))
         except MockValidationException:
-            DynamoDBAtomicity._restore(backend, operations, saved, originals)
+            MotoPatches._restore(backend, operations, saved, originals)
             raise
         if any(code is not None for code, _, _ in errors):
-            DynamoDBAtomicity._restore(backend, operations, saved, originals)
+            MotoPatches._restore(backend, operations, saved, originals)
             raise TransactionCanceledException(errors)
         changes: list[Change] = []
         for (op_type, op, key), old in zip(operations, saved, strict=True):
@@ -319,6 +324,19 @@ class DynamoDBAtomicity:
                     originals["delete_item"](backend, op["TableName"], key)
             else:
                 originals["put_item"](backend, op["TableName"], old.to_json()["Attributes"])
+
+    # --- patch 5: SQS receives ---------------------------------------------------------------------------------
+
+    def _one_receiver_at_a_time(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        receivers: dict[str, threading.Lock] = {}
+
+        def receive_message(backend: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+            with self._guard:
+                lock = receivers.setdefault(queue_name, threading.Lock())
+            with lock:
+                return method(backend, queue_name, *args, **kwargs)
+
+        return receive_message
 
     # --- patch 3: Step Functions faults ---------------------------------------------------------------------
 

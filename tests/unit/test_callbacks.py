@@ -21,7 +21,7 @@ from failover import callbacks
 from failover.callback_store import CallbackEventStore
 from failover.callbacks import RETRY_SCHEDULE, CallbackService, Delivery, Queue, StreamChange
 from failover.store import FlowStore
-from failover_local.moto_patches import DynamoDBAtomicity
+from failover_local.moto_patches import MotoPatches
 
 
 @dataclass
@@ -315,7 +315,7 @@ def test_on_completion_is_decided_from_the_records_images_once_per_flow(table):
 
 def test_concurrent_captures_of_one_flow_number_their_events_without_gaps_or_repeats(table):
     """On moto made atomic per item, as DynamoDB is (plain moto checks a condition and writes in two steps)."""
-    with DynamoDBAtomicity():
+    with MotoPatches():
         claim_concurrently(table)
 
 

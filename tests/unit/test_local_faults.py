@@ -12,7 +12,7 @@ from moto import mock_aws
 from moto.dynamodb.models import dynamodb_backends
 
 from failover_local.faults import FaultPlan
-from failover_local.moto_patches import DynamoDBAtomicity
+from failover_local.moto_patches import MotoPatches
 
 NO_SDK_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
 
@@ -50,7 +50,7 @@ def update(sk: str, condition: str | None = None) -> dict:
 
 def test_a_conflicting_transaction_is_cancelled_as_dynamodb_cancels_it(dynamodb):
     plan = FaultPlan({"dynamodb_conflict": 1.0})
-    with DynamoDBAtomicity(faults=plan):
+    with MotoPatches(faults=plan):
         with pytest.raises(ClientError) as raised:
             dynamodb.transact_write_items(TransactItems=[update("#FLOW"), update("MSG#00")])
         error = raised.value.response
@@ -68,7 +68,7 @@ def test_a_conflicting_transaction_is_cancelled_as_dynamodb_cancels_it(dynamodb)
 
 def test_throttling_is_shaped_as_dynamodb_and_step_functions_send_it(dynamodb):
     plan = FaultPlan({"dynamodb_throttle": 1.0, "sfn_throttle": 1.0})
-    with DynamoDBAtomicity(faults=plan):
+    with MotoPatches(faults=plan):
         with pytest.raises(ClientError) as raised:
             dynamodb.get_item(TableName="t", Key=key("#FLOW"))
         error = raised.value.response
@@ -89,7 +89,7 @@ def test_throttling_is_shaped_as_dynamodb_and_step_functions_send_it(dynamodb):
 def test_botocore_retries_throttling_as_it_does_against_aws(dynamodb):
     """A throttle now and then is absorbed by the SDK's retries; the product never sees it."""
     plan = FaultPlan({"dynamodb_throttle": 0.2}, seed=3)
-    with DynamoDBAtomicity(faults=plan):
+    with MotoPatches(faults=plan):
         retrying = boto3.client("dynamodb")  # the SDK's default retries, as the product uses them
         for n in range(8):
             retrying.put_item(TableName="t", Item={**key(f"MSG#{n:02d}")})
@@ -100,7 +100,7 @@ def test_a_cancelled_transaction_restores_only_its_items_and_keeps_the_table(dyn
     dynamodb.put_item(TableName="t", Item={**key("#FLOW"), "n": {"N": "0"}})
     backend = dynamodb_backends["123456789012"]["eu-west-1"]
     table = backend.tables["t"]
-    with DynamoDBAtomicity(), pytest.raises(ClientError) as raised:
+    with MotoPatches(), pytest.raises(ClientError) as raised:
         dynamodb.transact_write_items(
             TransactItems=[update("#FLOW"), update("MSG#00", condition="attribute_exists(pk)")]
         )
@@ -112,7 +112,7 @@ def test_a_cancelled_transaction_restores_only_its_items_and_keeps_the_table(dyn
 
 def test_a_conditional_write_is_atomic_under_threads(dynamodb):
     winners: list[int] = []
-    with DynamoDBAtomicity():
+    with MotoPatches():
 
         def create(n: int) -> None:
             try:
