@@ -112,7 +112,7 @@ class LocalAws:
         self._mock: Any = None
         self._saved_environ: dict[str, str] | None = None
         self.faults = faults if faults is not None else FaultPlan.from_environment()
-        self._atomicity: MotoPatches | None = None
+        self._moto_patches: MotoPatches | None = None
         self._on_item_written = on_item_written
         self.applications = applications if applications is not None else local_applications()
         # Powertools' Event Handler keeps the current event in class attributes shared by every resolver in a
@@ -162,7 +162,7 @@ class LocalAws:
             )
         )
         # Atomicity per item, transactions that roll back only their items, faults: failover_local.moto_patches.
-        self._atomicity = MotoPatches(on_change=self._written, faults=self.faults).start()
+        self._moto_patches = MotoPatches(on_change=self._written, faults=self.faults).start()
         iam_recorder.RECORDER.install()  # records each function's AWS calls, for the IAM check of the test suite
         self._create_resources()
         iam_recorder.RECORDER.stack_started(self._resolver.refs, self._resolver.attributes, REGION, ACCOUNT)
@@ -199,9 +199,9 @@ class LocalAws:
             thread.join(timeout=10)
         self.stop_executions()
         self._join_execution_threads(timeout=10.0)
-        if self._atomicity is not None:
-            self._atomicity.stop()
-            self._atomicity = None
+        if self._moto_patches is not None:
+            self._moto_patches.stop()
+            self._moto_patches = None
         for patcher in reversed(self._patches):
             patcher.stop()
         self._patches.clear()
