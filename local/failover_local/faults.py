@@ -76,6 +76,12 @@ class FaultPlan:
             return None
         return cls.parse(spec, int(os.environ.get("FAILOVER_LOCAL_FAULT_SEED", "1")))
 
+    def reseed(self, seed: int) -> None:
+        """Start the sequence of draws again from `seed`."""
+        with self._lock:
+            self.seed = seed
+            self._random.seed(seed)
+
     def hit(self, kind: str) -> bool:
         """Whether this call meets the fault: one draw from the seeded generator."""
         rate = self.rates.get(kind, 0.0)
