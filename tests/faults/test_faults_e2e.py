@@ -42,9 +42,6 @@ FAULT_CLASSES = {
     "sfn_failure": {"sfn_failure": 0.2},
     "dynamodb_conflict": {"dynamodb_conflict": 0.1},
 }
-# Until the product retries TransactionConflict (issue 13, the protocol half), a conflict in send_step or
-# expire_step ends a flow Failed "0": this class shows the defect rather than guarding against it.
-NEEDS_CONFLICT_RETRIES = pytest.mark.xfail(reason="TransactionConflict is not retried by the product yet", strict=False)
 _serial = itertools.count(1)
 
 
@@ -192,10 +189,7 @@ def assert_callbacks_complete(faulty, tracking_id: str, tracked: dict) -> int:
     return len(deliveries) - len(sequence_of)
 
 
-@pytest.mark.parametrize(
-    "fault_class",
-    [pytest.param(c, marks=NEEDS_CONFLICT_RETRIES) if c == "dynamodb_conflict" else c for c in FAULT_CLASSES],
-)
+@pytest.mark.parametrize("fault_class", list(FAULT_CLASSES))
 def test_flows_and_callbacks_survive(faulty, baseline, fault_class):
     stack, _, receiver, plan = faulty
     before = dict(plan.injected)
