@@ -34,12 +34,12 @@ from failover.domain import (
 )
 from failover.http import body_too_large, openapi_document, proxy_error, routee_error, unsupported_media_type
 from failover.idempotency import MAX_KEY_LENGTH, IdempotencyAlreadyInProgressError, IdempotencyValidationError
-from failover.observability import logger, tracer
+from failover.observability import logger
 from failover.service import AlreadyFinished, InvalidRequest, NotFound
 from failover.wiring import build_access, build_callbacks, build_service
 
 app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=loads)  # bounded: failover.bodies
-service = build_service()
+service = build_service(idempotent_creates=True)
 access = build_access()
 callbacks = build_callbacks()
 
@@ -88,7 +88,6 @@ def caller() -> str:
         **_COMMON,
     },
 )
-@tracer.capture_method
 def create_flow(
     request: FailoverRequest,
     idempotency_key: Annotated[
@@ -109,7 +108,6 @@ def create_flow(
     summary="Search the caller's flows in a time range, newest first, optionally filtered",
     responses={200: _json(FlowPageModel, "One page of flows"), **_BAD_REQUEST, **_COMMON},
 )
-@tracer.capture_method
 def search_flows(
     search: Annotated[TrackingFilter | None, Body(description="Routee's filter (may be left out)")] = None,
     dateStart: Annotated[datetime | None, Query(description="Required here or in the body (our extension)")] = None,
@@ -131,7 +129,6 @@ def search_flows(
     summary="The flow's snapshot",
     responses={200: _json(FlowSnapshotModel, "The flow's snapshot"), **_NOT_FOUND, **_COMMON},
 )
-@tracer.capture_method
 def track_flow(trackingId: str) -> dict:
     return service.snapshot(trackingId, caller())
 
@@ -146,7 +143,6 @@ def track_flow(trackingId: str) -> dict:
         **_COMMON,
     },
 )
-@tracer.capture_method
 def cancel_flow(trackingId: str) -> dict:
     return service.cancel(trackingId, caller())
 
@@ -159,7 +155,6 @@ def cancel_flow(trackingId: str) -> dict:
         **_COMMON,
     },
 )
-@tracer.capture_method
 def redeliver_callbacks(
     trackingId: Annotated[str | None, Query(description="Only this flow's callbacks")] = None,
 ) -> dict[str, int | bool]:
@@ -260,7 +255,6 @@ def admission(event: dict) -> dict | None:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event, context):
     service.bind_invocation(context)
     return admission(event) or body_too_large(event) or unsupported_media_type(event) or app.resolve(event, context)

@@ -1,19 +1,19 @@
 """API Gateway TOKEN authorizer: a valid bearer token of an active application, or 401."""
 
+import jwt  # noqa: F401  every invocation uses it: loaded in the init phase, not by the first request
 from aws_lambda_powertools.utilities.data_classes import event_source
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerResponse,
     APIGatewayAuthorizerTokenEvent,
 )
 
-from failover.observability import logger, tracer
+from failover.observability import logger
 from failover.wiring import build_access
 
 access = build_access()
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @event_source(data_class=APIGatewayAuthorizerTokenEvent)
 def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context) -> dict:
     authorization = access.authorize(event.authorization_token)

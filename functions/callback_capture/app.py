@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from failover.callbacks import StreamChange
-from failover.observability import logger, tracer
+from failover.observability import logger
 from failover.wiring import build_callbacks
 
 callbacks = build_callbacks()
@@ -22,6 +22,5 @@ def capture(record: DynamoDBRecord) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event, context):
     return process_partial_response(event=event, record_handler=capture, processor=processor, context=context)

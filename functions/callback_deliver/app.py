@@ -4,7 +4,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from failover.callbacks import Delivery
-from failover.observability import logger, tracer
+from failover.observability import logger
 from failover.wiring import build_callbacks
 
 callbacks = build_callbacks()
@@ -16,6 +16,5 @@ def deliver(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event, context):
     return process_partial_response(event=event, record_handler=deliver, processor=processor, context=context)

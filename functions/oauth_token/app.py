@@ -2,11 +2,12 @@
 
 import json
 
+import jwt  # noqa: F401  every invocation uses it: loaded in the init phase, not by the first request
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
 from failover.access import InvalidClient, InvalidRequest, TooManyAttempts
 from failover.http import body_too_large, routee_error, spring_unauthorized
-from failover.observability import logger, tracer
+from failover.observability import logger
 from failover.wiring import build_access
 
 app = APIGatewayRestResolver()
@@ -14,7 +15,6 @@ access = build_access()
 
 
 @app.post("/oauth/token")
-@tracer.capture_method
 def issue_token() -> dict:
     event = app.current_event
     return access.token(
@@ -50,6 +50,5 @@ def undecodable_body(error: UnicodeDecodeError):
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event, context):
     return body_too_large(event) or app.resolve(event, context)

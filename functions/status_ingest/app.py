@@ -3,7 +3,7 @@
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from failover.http import body_too_large, routee_error
-from failover.observability import logger, tracer
+from failover.observability import logger
 from failover.providers import InvalidReceipt
 from failover.service import Conflict, NotFound, Unauthorized
 from failover.wiring import build_service
@@ -13,7 +13,6 @@ service = build_service()
 
 
 @app.post("/webhooks/<provider>/<token>")
-@tracer.capture_method
 def receive(provider: str, token: str) -> dict:
     body = app.current_event.decoded_body or ""
     result = service.ingest_receipt(provider, token, body.encode())
@@ -41,6 +40,5 @@ def conflict(error: Conflict):
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event, context):
     return body_too_large(event) or app.resolve(event, context)

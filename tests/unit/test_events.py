@@ -7,7 +7,7 @@ import json
 import pytest
 
 from failover.domain import FailoverRequest
-from failover.tasks import FailFlowTask, SendStepTask, StepTask
+from failover.tasks import FailFlowTask, InvalidTask, SendStepTask, StepTask
 from failover_local.apigateway import match_route
 from failover_local.aws import LocalAws
 from failover_local.template import ROOT, load_template, resources_of
@@ -24,7 +24,25 @@ def load(name: str) -> dict:
     [("send_step.json", SendStepTask), ("expire_step.json", StepTask), ("fail_flow.json", FailFlowTask)],
 )
 def test_task_events_parse_as_their_functions_payload(name, model):
-    assert model.model_validate(load(name))
+    assert model.of(load(name))
+
+
+@pytest.mark.parametrize(
+    ("model", "event"),
+    [
+        (StepTask, {"trackingId": "", "index": 0}),
+        (StepTask, {"trackingId": "t", "index": -1}),
+        (StepTask, {"trackingId": "t", "index": True}),
+        (StepTask, {"trackingId": "t", "index": "0"}),
+        (SendStepTask, {"trackingId": "t", "index": 0}),
+        (FailFlowTask, {"error": None}),
+        (FailFlowTask, {"trackingId": "t", "error": "boom"}),
+        (StepTask, ["t", 0]),
+    ],
+)
+def test_task_payloads_the_state_machine_does_not_produce_are_refused(model, event):
+    with pytest.raises(InvalidTask):
+        model.of(event)
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 ISSUER = "failover"
 AUDIENCE = "failover-api"
 SCOPE = "failover"
@@ -95,6 +93,8 @@ class TokenIssuer:
             "jti": secrets.token_hex(8),
             "scope": SCOPE,
         }
+        import jwt  # here: only the token and authorizer functions load it (tests/lean)
+
         token = jwt.encode(claims, self.key(), algorithm="HS256")
         return {"access_token": token, "token_type": "bearer", "expires_in": self.lifetime, "scope": SCOPE}
 
@@ -105,6 +105,8 @@ class TokenIssuer:
 
     def claims(self, token: str) -> TokenClaims | None:
         """The application id and expiry of a valid token; None for a missing, expired, forged or wrong one."""
+        import jwt
+
         try:
             claims = jwt.decode(
                 token,

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-import phonenumbers
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -213,7 +212,7 @@ class Outcome(StrEnum):
 class Verdict(BaseModel):
     """What a step's final status means for the flow. It is also the state machine's task output."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     outcome: Outcome
     statusCode: StatusCode | None = None
@@ -300,6 +299,8 @@ _NUMERIC_SENDER = re.compile(r"[0-9]{1,16}")
 
 def _e164(value: str) -> str:
     """A phone number in E.164 with '+', checked with libphonenumber."""
+    import phonenumbers  # here: only the functions that validate requests load its metadata (tests/lean)
+
     if not isinstance(value, str) or not value.startswith("+"):
         raise ValueError("must be an E.164 number starting with '+', e.g. +306912345678")
     try:
@@ -349,8 +350,10 @@ HttpsUrl = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_ht
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
 
+# defer_build: each model's validator is built at its first use, not at import, so a function pays only for the
+# models it uses (the task functions use few; bench/coldstart.py measures it).
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class ViberAction(_Strict):
@@ -981,11 +984,15 @@ def page_of(items: list[Any], page: int, size: int) -> dict[str, Any]:
 
 
 class StatusReasonModel(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     detailedStatus: str | None
     description: str | None
 
 
 class MessageStatusModel(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     name: str | None
     reason: StatusReasonModel
     updatedDate: str | None
@@ -994,7 +1001,7 @@ class MessageStatusModel(BaseModel):
 class MessageSnapshotModel(BaseModel):
     """One message; the channel's own fields are present for that channel only (null when not known)."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
 
     type: Channel
     trackingId: str | None = Field(description="the provider's id (for SMS our addition: Routee's is messageId)")
@@ -1024,6 +1031,8 @@ class MessageSnapshotModel(BaseModel):
 class FlowSnapshotModel(BaseModel):
     """The tracking answer and the callback body."""
 
+    model_config = ConfigDict(defer_build=True)
+
     trackingId: str
     status: FlowStatus
     statusCode: StatusCode | None = Field(description="null unless Failed; 4 (cancelled) is our extension")
@@ -1043,6 +1052,8 @@ class FlowSnapshotModel(BaseModel):
 class CreatedFlowModel(BaseModel):
     """The POST /failover answer: Routee's echo of the created flow, plus our status, createdAt, scheduledDate."""
 
+    model_config = ConfigDict(defer_build=True)
+
     trackingId: str
     flow: list[dict[str, Any]] = Field(description="each step as accepted, defaults filled in, in running order")
     callback: dict[str, Any] | None = None
@@ -1053,6 +1064,8 @@ class CreatedFlowModel(BaseModel):
 
 
 class FlowPageModel(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     content: list[FlowSnapshotModel]
     totalPages: int
     totalElements: int
@@ -1066,6 +1079,8 @@ class FlowPageModel(BaseModel):
 class ErrorModel(BaseModel):
     """Routee's error format."""
 
+    model_config = ConfigDict(defer_build=True)
+
     code: str
     developerMessage: str
     properties: dict[str, str] | None = None
@@ -1073,6 +1088,8 @@ class ErrorModel(BaseModel):
 
 class GatewayMessageModel(BaseModel):
     """API Gateway's own answer (authorizer refusals)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     message: str | None
 

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from failover import domain, providers
 from failover.domain import Channel, FailoverRequest, StatusCode, Verdict
-from failover.idempotency import IdempotentCalls
 from failover.observability import count, logger
 from failover.ports import FlowRepository, Workflow
 from failover.providers import (
@@ -31,6 +30,9 @@ from failover.providers import (
 )
 from failover.retries import Backoff, retrying
 from failover.signing import CallbackSigner, parse_step_id, step_id
+
+if TYPE_CHECKING:  # only the api function's wiring builds one (Powertools Idempotency)
+    from failover.idempotency import IdempotentCalls
 
 
 class ReceiptResult(StrEnum):
