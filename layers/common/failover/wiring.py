@@ -9,7 +9,6 @@ model at import; failover.dynamo gives the stores the Table interface on a clien
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -20,15 +19,6 @@ if TYPE_CHECKING:
     from failover.access import AccessService
     from failover.callbacks import CallbackService
     from failover.service import FailoverService
-
-
-_clients: dict[tuple[str, ...], Any] = {}
-
-
-def _scope() -> tuple[str, ...]:
-    # What a client is bound to when it is created; the same in a sandbox's life, not always in tests and the
-    # local stack, which start mocks and change the environment.
-    return tuple(os.environ.get(k, "") for k in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID"))
 
 
 class LazyClient:
@@ -50,34 +40,30 @@ class LazyClient:
 
 
 def client(service: str) -> Any:
-    """One boto3 client per service per sandbox (clients are thread-safe), created at its first call."""
-    key = (service, *_scope())
-    if key not in _clients:
+    """A boto3 client, created at its first call. Each handler module builds its adapters once, at import: one
+    client per adapter per sandbox. (No process-wide cache: tests and the local stack start new mocks and
+    sessions, and a client must belong to the session it was made in.)"""
 
-        def create() -> Any:
-            import boto3
+    def create() -> Any:
+        import boto3
 
-            return boto3.client(service)
+        return boto3.client(service)
 
-        _clients[key] = LazyClient(create)
-    return _clients[key]
+    return LazyClient(create)
 
 
 def table(name: str) -> Any:
     """The table, on its own document client (it serializes plain values, which no other caller expects)."""
-    key = ("dynamodb-table", name, *_scope())
-    if key not in _clients:
-        from failover.dynamo import ClientTable
+    from failover.dynamo import ClientTable
 
-        def create() -> Any:
-            import boto3
+    def create() -> Any:
+        import boto3
 
-            from failover.dynamo import document_client
+        from failover.dynamo import document_client
 
-            return document_client(boto3.client("dynamodb"))
+        return document_client(boto3.client("dynamodb"))
 
-        _clients[key] = ClientTable(LazyClient(create), name)
-    return _clients[key]
+    return ClientTable(LazyClient(create), name)
 
 
 def _secret(secret_id: str) -> Any:
