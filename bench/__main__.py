@@ -2,7 +2,7 @@
 
 python -m bench                     # everything (about 8 minutes on 2 cores)
 python -m bench --flows 100         # fewer reaction flows, for a quick look (results say so)
-python -m bench --only cost         # one part; the other parts are left out of the files
+python -m bench --only coldstart    # one part; the other parts are carried over from the files as they were
 """
 
 from __future__ import annotations
@@ -41,6 +41,23 @@ def machine() -> dict[str, Any]:
         "os": platform.platform(),
         "python": platform.python_version(),
     }
+
+
+def _carry_over(results: dict[str, Any], previous_file: Path, parts: list[str]) -> None:
+    """Parts not run this time keep their last results, marked with the run they come from."""
+    try:
+        previous = json.loads(previous_file.read_text())
+    except (OSError, ValueError):
+        return
+    for part in PARTS:
+        if part in parts or part not in previous:
+            continue
+        results[part] = previous[part]
+        for key in ("seconds", "load_average"):
+            if part in previous.get(key, {}):
+                results.setdefault(key, {})[part] = previous[key][part]
+        origin = previous.get("carried_over", {}).get(part, previous.get("generated"))
+        results.setdefault("carried_over", {})[part] = origin
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     if "throughput" in parts:
         step("throughput", throughput.run)
     results["total_seconds"] = round(time.monotonic() - began, 1)
+    _carry_over(results, args.out / "results.json", parts)
     results["targets"] = report.targets(results)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
