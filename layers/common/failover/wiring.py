@@ -21,7 +21,7 @@ def build_service(settings: Settings | None = None) -> FailoverService:
     settings = settings or Settings.from_env()
     table = boto3.resource("dynamodb").Table(settings.table_name)
     return FailoverService(
-        store=FlowStore(table, settings.retention_days),
+        store=FlowStore(table, settings.retention_days, settings.search_shards),
         workflow=StepFunctionsWorkflow(boto3.client("stepfunctions"), settings.state_machine_arn),
         signer=CallbackSigner(lambda: parameters.get_secret(settings.callback_secret_id, max_age=300)),
         public_api_url=settings.public_api_url,
