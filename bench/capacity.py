@@ -513,6 +513,10 @@ def markdown(inputs: Inputs) -> str:
         "index's throttling throttles the table writes behind it). One application can send up to "
         f"{_n(rows_by(rows, 'index_shard').max_flows)} flows a second before a shard is full; more shards raise it.",
         "",
+        "## The cost floor",
+        "",
+        *_floor(inputs, flow),
+        "",
         "## What a search costs",
         "",
         "`POST /failover/tracking` merges the shards newest first (store.FlowStore.search). Each shard is read by "
@@ -579,6 +583,30 @@ def markdown(inputs: Inputs) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _floor(inputs: Inputs, flow: dict[str, float]) -> list[str]:
+    """Issue 18's target, $0.173 per 1,000 Viber -> SMS flows (1.15 x the Step Functions floor), against the
+    services that are not Step Functions: what it leaves DynamoDB."""
+    price = {k: v["usd"] for k, v in inputs.prices["prices"].items()}
+    path = next(p for p in inputs.results["cost"]["paths"] if p["path"] == REFERENCE_PATH)
+    measured = path["usd_per_1000_flows_aws_tokens"]
+    floor = measured["step_functions"]
+    target = 1.15 * floor
+    fixed = measured["api_gateway"] + measured["lambda_requests"] + measured["lambda_duration"]
+    budget = target - floor - fixed
+    wru_budget = budget / 1000 / price["dynamodb_on_demand_wru"]
+    return [
+        f"Step Functions' {flow['transitions']:.0f} transitions cost ${floor:.4f} per 1,000 Viber → SMS flows; "
+        f"1.15 × that is ${target:.4f}. API Gateway's {flow['api_requests']:.0f} requests and the Lambda "
+        f"invocations take ${fixed:.4f} of the ${target - floor:.4f} above the floor, which leaves DynamoDB "
+        f"${budget:.4f}: about {wru_budget:.0f} write units per flow with no reads at all. Measured today "
+        f"(`make bench`, AWS-sized tokens): {path['dynamodb']['wru_aws_tokens']:g} WRU and "
+        f"{path['dynamodb']['rru_aws_tokens']:g} RRU (${measured['dynamodb']:.4f}); with 36-byte tokens "
+        f"{path['dynamodb']['wru']:g} WRU. A digest instead of the resumed token removes the tokens' share of "
+        "the writes, and cutting re-reads saves at most the reads' small share: reaching the target also takes "
+        "fewer writes per flow (each UpdateItem is at least 1 WRU, a transaction 2 per item).",
+    ]
 
 
 def _search_limits() -> dict[str, int]:
