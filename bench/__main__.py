@@ -3,6 +3,7 @@
 python -m bench                     # everything (about 8 minutes on 2 cores)
 python -m bench --flows 100         # fewer reaction flows, for a quick look (results say so)
 python -m bench --only cost         # one part; the other parts are left out of the files
+python -m bench --only cost --keep  # one part; the other parts kept from the previous results.json (it says so)
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="measured flows per cost path")
     parser.add_argument("--repeats", type=int, default=coldstart.REPEATS, help="fresh imports per function")
     parser.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
+    parser.add_argument("--keep", action="store_true", help="keep the parts not run from the previous results.json")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     parts = args.only or list(PARTS)
@@ -86,6 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     if "throughput" in parts:
         step("throughput", throughput.run)
     results["total_seconds"] = round(time.monotonic() - began, 1)
+    previous_file = args.out / "results.json"
+    if args.keep and previous_file.exists():
+        previous = json.loads(previous_file.read_text())
+        kept = [part for part in PARTS if part not in parts and part in previous]
+        for part in kept:
+            results[part] = previous[part]
+            for key in ("seconds", "load_average"):
+                if part in previous.get(key, {}):
+                    results.setdefault(key, {})[part] = previous[key][part]
+        if kept:
+            results["settings"]["kept"] = {"parts": kept, "from": previous.get("generated")}
     results["targets"] = report.targets(results)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")

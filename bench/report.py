@@ -379,6 +379,14 @@ def markdown(results: dict[str, Any]) -> str:
         f" {m['cores']} cores, {m['memory_gb']} GB, {m['os']}, Python {m['python']}. Data: `results.json`.",
         "",
     ]
+    kept = results["settings"].get("kept")
+    if kept:
+        lines += [
+            f"**Parts kept from the run of {kept['from']}** (`--keep`), not measured again: "
+            + ", ".join(kept["parts"])
+            + ".",
+            "",
+        ]
     if results["settings"]["reaction_flows"] < 500 and "reaction" in results:
         lines += ["**A quick run: fewer than 500 flows per reaction-time run.**", ""]
     lines += _summary(results)
