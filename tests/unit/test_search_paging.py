@@ -176,3 +176,13 @@ def test_only_the_callers_flows(world):
     _, _, service, _ = world
     answer = service.search(_search(size=100, body={"fieldName": "to", "searchTerm": "+306900000000"}), "someone-else")
     assert answer["totalElements"] == 1 and answer["content"][0]["applicationId"] == "someone-else"
+
+
+def test_a_made_up_position_outside_the_range_reads_nothing_and_never_fails(world):
+    _, store, _, flows = world
+    start, end = "2025-01-01T00:00:00.000Z", "2025-01-02T00:00:00.000Z"
+    assert store.search(APP, start, end, limit=10, before="2024").flows == []
+    beyond = store.search(APP, start, "2025-01-01T10:00:00.100Z", limit=5, before="2026")
+    assert [f["trackingId"] for f in beyond.flows] == [
+        f["trackingId"] for f in flows if f["createdAt"] <= "2025-01-01T10:00:00.100Z"
+    ][:5]

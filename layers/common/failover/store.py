@@ -207,7 +207,9 @@ class FlowStore:
         `read_at_least` items in all, so that a small range is read to its end and its total is exact), and
         read again only when the merge has taken everything it had, so a page reads about what it returns
         plus one short Query per shard, whatever the range holds."""
-        upper = before if before is not None else end + _KEY_END
+        upper = end + _KEY_END if before is None else min(before, end + _KEY_END)  # a token never widens the range
+        if upper < start:  # a position before the range: only a made-up token gets here
+            return SearchResult(flows=[], more=False, remaining=0, items_read=0, queries=0)
         first_read = max(limit + 1, read_at_least)
         shards = [_Shard(_app_pk(application_id, shard)) for shard in range(self._shards)]
         items_read = queries = 0
