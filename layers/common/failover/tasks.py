@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -20,9 +19,3 @@ class SendStepTask(StepTask):
 class FailFlowTask(BaseModel):
     trackingId: str = Field(min_length=1)
     error: dict[str, Any] | None = None
-
-
-def token_digest(task_token: str) -> str:
-    """What the message item keeps of a resumed task token (resumedToken): only its equality with the step's
-    taskToken matters, and AWS's tokens run to 2 KB, so 32 hex characters instead of the token (SHA-256)."""
-    return hashlib.sha256(task_token.encode()).hexdigest()[:32]
