@@ -9,7 +9,7 @@ SAM := $(SAM_VENV)/bin/sam
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: install run demo test unit bench bench-check lint lint-template build clean
+.PHONY: install run demo test unit bench bench-check capacity lint lint-template build clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test: lint
 # Cost, reaction time, cold start, throughput → bench/results.md and bench/results.json (under 10 minutes).
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
+
+# docs/capacity.md from bench/results.json, bench/quotas.json, bench/prices.json and template.yaml (seconds; no AWS).
+capacity: $(INSTALLED)
+	$(BIN)/python -m bench.capacity
 
 # The deterministic part of the benchmark (transitions and invocations per path); `make test` runs it too.
 bench-check: $(INSTALLED)

@@ -114,9 +114,17 @@ def search_flows(
     dateEnd: Annotated[datetime | None, Query(description="Required here or in the body (our extension)")] = None,
     page: Annotated[int | None, Query(ge=0, le=100_000, description="0-based; default 0")] = None,
     size: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Default 10")] = None,
+    pageToken: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=1024,
+            description="Our extension: the previous page's nextPageToken; the page after it, at the cost of one page",
+        ),
+    ] = None,
 ) -> dict:
     # Routee's (Spring's) range and paging come in the query string; the body may carry them as well.
-    query = {"dateStart": dateStart, "dateEnd": dateEnd, "page": page, "size": size}
+    query = {"dateStart": dateStart, "dateEnd": dateEnd, "page": page, "size": size, "pageToken": pageToken}
     try:
         request = TrackingSearch.of(query, search)
     except ValidationError as error:  # a missing or reversed range

@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from failover import cursor as cursors
+
 # ---------------------------------------------------------------------------------------------------------
 # Status vocabulary
 # ---------------------------------------------------------------------------------------------------------
@@ -841,6 +843,9 @@ def created_flow(flow: dict[str, Any]) -> dict[str, Any]:
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 10  # Routee's (Spring's) default
+# Routee's page/size read every flow before the page: page x size is capped (as search engines cap their
+# result windows) so a page costs at most this many index items; nextPageToken pages on without a cap.
+MAX_SEARCH_OFFSET = 10_000
 
 
 class SearchField(StrEnum):
@@ -908,20 +913,34 @@ class TrackingSearch(_Strict):
     page: Integer = Field(default=0, ge=0, le=100_000)
     size: Integer = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     filters: list[tuple[SearchField, SearchOperator, str]] = Field(default_factory=list)
+    pageToken: Annotated[str, StringConstraints(min_length=1, max_length=cursors.MAX_TOKEN_LENGTH)] | None = None
 
     @model_validator(mode="after")
     def _ordered_range(self) -> TrackingSearch:
         if self.dateStart > self.dateEnd:
             raise ValueError("dateStart must not be after dateEnd")
+        if self.pageToken is None and self.page * self.size > MAX_SEARCH_OFFSET:
+            raise ValueError(f"page x size may not pass {MAX_SEARCH_OFFSET:,}: page on with nextPageToken instead")
+        if self.pageToken is not None:
+            cursors.decode(self.pageToken, self.fingerprint)  # refused here, as a 400, when it is not ours
         return self
+
+    @property
+    def fingerprint(self) -> str:
+        """What a page token must belong to: the range and the filter (not the page size)."""
+        return cursors.fingerprint([timestamp(self.dateStart), timestamp(self.dateEnd), self.filters])
+
+    @property
+    def cursor(self) -> cursors.Cursor | None:
+        return cursors.decode(self.pageToken, self.fingerprint) if self.pageToken else None
 
     @classmethod
     def of(cls, query: dict[str, Any], body: TrackingFilter | None) -> TrackingSearch:
         """The search from the query string (Routee's place for the range and paging) and the body."""
         body = body or TrackingFilter()
         given = {k: v for k, v in query.items() if v is not None}
-        for key in ("dateStart", "dateEnd", "page", "size"):
-            if key not in given and getattr(body, key) is not None:
+        for key in ("dateStart", "dateEnd", "page", "size", "pageToken"):
+            if key not in given and getattr(body, key, None) is not None:
                 given[key] = getattr(body, key)
         filters = []
         if body.fieldName is not None and body.searchTerm is not None:
@@ -959,6 +978,29 @@ def _field_matches(values: list[str], operator: SearchOperator, term: str) -> bo
         SearchOperator.ENDS_WITH: lambda v: v.endswith(wanted),
     }[operator]
     return any(test(v) for v in folded)
+
+
+def search_page(
+    content: list[Any], number: int, size: int, total: int, exact: bool, last: bool, next_token: str | None
+) -> dict[str, Any]:
+    """Spring's Page for one page of a cursor search. `total` is exact when `exact`; otherwise it is a lower
+    bound (the flows so far and one more) and the page says so (totalElementsExact: false, our extension).
+    nextPageToken (our extension) continues the search after this page, at the cost of one page."""
+    page: dict[str, Any] = {
+        "content": content,
+        "totalPages": math.ceil(total / size),
+        "totalElements": total,
+        "number": number,
+        "size": size,
+        "numberOfElements": len(content),
+        "first": number == 0,
+        "last": last,
+    }
+    if not exact:
+        page["totalElementsExact"] = False
+    if next_token is not None:
+        page["nextPageToken"] = next_token
+    return page
 
 
 def page_of(items: list[Any], page: int, size: int) -> dict[str, Any]:
@@ -1074,6 +1116,12 @@ class FlowPageModel(BaseModel):
     numberOfElements: int
     first: bool
     last: bool
+    nextPageToken: str | None = Field(
+        default=None, description="Our extension: pass it as pageToken for the next page (present while more follow)"
+    )
+    totalElementsExact: bool | None = Field(
+        default=None, description="Our extension: false when totalElements is a lower bound (a large range)"
+    )
 
 
 class ErrorModel(BaseModel):

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from failover import cursor as cursors
 from failover import domain, providers
 from failover.domain import Channel, FailoverRequest, StatusCode, Verdict
 from failover.observability import count, logger
@@ -33,6 +34,10 @@ from failover.signing import CallbackSigner, parse_step_id, step_id
 
 if TYPE_CHECKING:  # only the api function's wiring builds one (Powertools Idempotency)
     from failover.idempotency import IdempotentCalls
+
+# A search reads at least this many index items (spread over the shards): a range that holds no more is read to
+# its end, so its totalElements is exact; a page of a larger range costs about this plus the page.
+SEARCH_READ_AT_LEAST = 100
 
 
 class ReceiptResult(StrEnum):
@@ -210,15 +215,40 @@ class FailoverService:
         return self.snapshot(tracking_id, application_id)
 
     def search(self, request: domain.TrackingSearch, application_id: str) -> dict[str, Any]:
-        """One page of the caller's flows created in a time range, newest first (one Query on the index), that
-        pass the search's filter."""
-        flows = self._store.search(
-            application_id, domain.timestamp(request.dateStart), domain.timestamp(request.dateEnd)
+        """One page of the caller's flows created in a time range, newest first, that pass the search's filter.
+
+        With pageToken the page starts after the previous one and reads about one page from each index shard.
+        Routee's page/size read every flow before the page as well (capped by domain.MAX_SEARCH_OFFSET). The
+        total is exact when the range was read to its end (small ranges always are: SEARCH_READ_AT_LEAST);
+        otherwise it is a lower bound, and the page says so."""
+        cursor = request.cursor
+        size = request.size
+        if cursor is not None:
+            skip, before_page, number, before = 0, cursor.offset, cursor.number, cursor.before
+        else:
+            skip, before_page, number, before = request.page * size, 0, request.page, None
+        found = self._store.search(
+            application_id,
+            domain.timestamp(request.dateStart),
+            domain.timestamp(request.dateEnd),
+            limit=skip + size,
+            before=before,
+            accept=request.matches,
+            read_at_least=SEARCH_READ_AT_LEAST,
         )
-        page = domain.page_of([f for f in flows if request.matches(f)], request.page, request.size)
-        messages = self._store.messages_of(page["content"])
-        page["content"] = [domain.flow_snapshot(f, messages[f["trackingId"]]) for f in page["content"]]
-        return page
+        flows = found.flows[skip:]
+        offset = before_page + skip
+        exact = found.remaining is not None
+        total = before_page + len(found.flows) + (found.remaining if exact else int(found.more))
+        next_token = None
+        if found.more and flows:
+            next_token = cursors.encode(
+                cursors.Cursor(before=cursors.search_key(flows[-1]), offset=offset + len(flows), number=number + 1),
+                request.fingerprint,
+            )
+        messages = self._store.messages_of(flows)
+        content = [domain.flow_snapshot(f, messages[f["trackingId"]]) for f in flows]
+        return domain.search_page(content, number, size, total, exact, not found.more, next_token)
 
     # --- the state machine's tasks -------------------------------------------------------------------------
 

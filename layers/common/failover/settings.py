@@ -25,6 +25,7 @@ class Settings:
     callback_dead_letter_url: str
     callback_key_secret_id: str  # Secrets Manager secret each application's callback secret derives from
     callback_allow_loopback: bool  # the local stack only: http to 127.0.0.1 is a fine callback URL there
+    search_shards: int = 16  # SEARCH_SHARDS: write shards of the ByApplication index (template: SearchShards)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -50,4 +51,5 @@ class Settings:
             callback_dead_letter_url=env.get("CALLBACK_DEAD_LETTER_URL", ""),
             callback_key_secret_id=env.get("CALLBACK_KEY_SECRET_ID", ""),
             callback_allow_loopback=env.get("CALLBACK_ALLOW_LOOPBACK", "false").lower() == "true",
+            search_shards=int(env.get("SEARCH_SHARDS", "16")),
         )

@@ -6,9 +6,11 @@ Layout (pk = FLOW#<trackingId>):
                     send attempts, the verdict once the step is resolved, and the token that was resumed;
                     also what the provider told of it (domain.MESSAGE_DETAILS: country, operator, smsId, ..)
 
-Flows are indexed per application (GSI "ByApplication": gsi1pk = APP#<applicationId>, gsi1sk =
-<createdAt>#<trackingId>), with their recipients, so a search is one Query on that index; Powertools
-Idempotency keeps its records in pk = IDEMPOTENCY.
+Flows are indexed per application (GSI "ByApplication": gsi1pk = APP#<applicationId>#<shard>, gsi1sk =
+<createdAt>#<trackingId>), with their recipients. The shard (a stable hash of the trackingId, modulo the
+deployment's SEARCH_SHARDS) spreads one application's writes over that many index partitions, each of which
+takes at most 1,000 write units a second; a search queries every shard and merges them newest first (search
+below). Powertools Idempotency keeps its records in pk = IDEMPOTENCY.
 
 Applications live in one partition (pk = APP, sk = <applicationId>), so listing them is a Query; rate-limit
 windows are items pk = RATE#<applicationId>, sk = <window start>, and failed token attempts pk = FAIL#<subject>,
@@ -22,12 +24,17 @@ from __future__ import annotations
 
 import json
 import time
+import zlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from failover.cursor import search_key
 from failover.domain import FlowStatus, Verdict, flow_status_of, recipient_of
 from failover.ports import Contention
 
@@ -46,8 +53,33 @@ def _msg_sk(index: int) -> str:
     return f"MSG#{index:02d}"
 
 
-def _app_pk(application_id: str) -> str:
-    return f"APP#{application_id}"
+def _app_pk(application_id: str, shard: int) -> str:
+    return f"APP#{application_id}#{shard}"
+
+
+def shard_of(tracking_id: str, shards: int) -> int:
+    """A stable shard: the same trackingId lands on the same shard in every process (crc32, not hash())."""
+    return zlib.crc32(tracking_id.encode()) % shards
+
+
+@dataclass
+class SearchResult:
+    """Up to `limit` flows, newest first; whether more may follow; and, when every shard was read to its end,
+    how many more flows match (so the total is exact)."""
+
+    flows: list[dict[str, Any]]
+    more: bool
+    remaining: int | None  # matching flows after these; None when some shard was not read to its end
+    items_read: int  # index items the Queries returned (the page's read cost, in items)
+    queries: int
+
+
+@dataclass
+class _Shard:
+    pk: str
+    buffer: deque[dict[str, Any]] = field(default_factory=deque)
+    start_key: dict[str, Any] | None = None
+    done: bool = False
 
 
 def _plain(value: Any) -> Any:
@@ -132,11 +164,12 @@ def _conditional_failed(exc: ClientError) -> bool:
 
 
 class FlowStore:
-    def __init__(self, table: Any, retention_days: int = 90):
+    def __init__(self, table: Any, retention_days: int = 90, search_shards: int = 16):
         self._table = _Translating(table)
         # The resource's client: it serializes plain Python values itself.
         self._client = _Translating(table.meta.client)
         self._retention = retention_days * 86400
+        self._shards = search_shards
 
     def _expires(self) -> int:
         return int(time.time()) + self._retention
@@ -150,33 +183,78 @@ class FlowStore:
             **flow,
             "steps": json.dumps(flow["steps"]),
             "expiresAt": self._expires(),
-            "gsi1pk": _app_pk(flow["applicationId"]),
-            "gsi1sk": f"{flow['createdAt']}#{flow['trackingId']}",
+            "gsi1pk": _app_pk(flow["applicationId"], shard_of(flow["trackingId"], self._shards)),
+            "gsi1sk": search_key(flow),
             "recipients": sorted({recipient_of(step) for step in flow["steps"]}),
         }
         self._table.put_item(Item=_dynamo(item), ConditionExpression=Attr("pk").not_exists())
 
     def search(
-        self, application_id: str, start: str, end: str, status: str | None = None, to: str | None = None
-    ) -> list[dict[str, Any]]:
-        """The application's flows created from `start` to `end` (timestamps), newest first: one Query."""
-        kwargs: dict[str, Any] = {
-            "IndexName": SEARCH_INDEX,
-            "KeyConditionExpression": Key("gsi1pk").eq(_app_pk(application_id))
-            & Key("gsi1sk").between(start, end + _KEY_END),
-            "ScanIndexForward": False,
-        }
-        filters = [Attr("status").eq(status)] if status else []
-        filters += [Attr("recipients").contains(to)] if to else []
-        if filters:
-            kwargs["FilterExpression"] = filters[0] if len(filters) == 1 else filters[0] & filters[1]
-        items: list[dict[str, Any]] = []
-        while True:  # the Query's own pages (1 MB each)
-            page = self._table.query(**kwargs)
-            items.extend(page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return [_flow(item) for item in items]
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        self,
+        application_id: str,
+        start: str,
+        end: str,
+        *,
+        limit: int,
+        before: str | None = None,
+        accept: Callable[[dict[str, Any]], bool] = lambda flow: True,
+        read_at_least: int = 0,
+    ) -> SearchResult:
+        """The application's flows created from `start` to `end` (timestamps) and sorting before `before` (a
+        search_key, exclusive), newest first, that `accept` accepts: at most `limit` of them.
+
+        A k-way merge over the shards: each shard is read by Queries of about its share of the page (at least
+        `read_at_least` items in all, so that a small range is read to its end and its total is exact), and
+        read again only when the merge has taken everything it had, so a page reads about what it returns
+        plus one short Query per shard, whatever the range holds."""
+        upper = end + _KEY_END if before is None else min(before, end + _KEY_END)  # a token never widens the range
+        if upper < start:  # a position before the range: only a made-up token gets here
+            return SearchResult(flows=[], more=False, remaining=0, items_read=0, queries=0)
+        first_read = max(limit + 1, read_at_least)
+        shards = [_Shard(_app_pk(application_id, shard)) for shard in range(self._shards)]
+        items_read = queries = 0
+
+        def fill(shard: _Shard, wanted: int) -> None:
+            nonlocal items_read, queries
+            while not shard.buffer and not shard.done:
+                kwargs: dict[str, Any] = {
+                    "IndexName": SEARCH_INDEX,
+                    "KeyConditionExpression": Key("gsi1pk").eq(shard.pk) & Key("gsi1sk").between(start, upper),
+                    "ScanIndexForward": False,
+                    "Limit": max(1, min(wanted, 1000)),
+                }
+                if shard.start_key:
+                    kwargs["ExclusiveStartKey"] = shard.start_key
+                page = self._table.query(**kwargs)
+                queries += 1
+                items_read += len(page["Items"])
+                shard.buffer.extend(i for i in page["Items"] if before is None or i["gsi1sk"] < before)
+                shard.start_key = page.get("LastEvaluatedKey")
+                shard.done = shard.start_key is None
+
+        per_shard = -(-first_read // self._shards) + 1
+        for shard in shards:
+            fill(shard, per_shard)
+        found: list[dict[str, Any]] = []
+        while len(found) < limit:
+            ready = [shard for shard in shards if shard.buffer]
+            if not ready:
+                break
+            newest = max(ready, key=lambda shard: shard.buffer[0]["gsi1sk"])
+            item = _flow(newest.buffer.popleft())
+            if accept(item):
+                found.append(item)
+            if not newest.buffer:  # its share of what the page still needs
+                fill(newest, -(-(limit - len(found)) // self._shards) + 1)
+        exhausted = all(shard.done for shard in shards)
+        rest = sum(1 for shard in shards for item in shard.buffer if accept(_flow(item)))
+        return SearchResult(
+            flows=found,
+            more=rest > 0 or not exhausted,
+            remaining=rest if exhausted else None,
+            items_read=items_read,
+            queries=queries,
+        )
 
     def messages_of(self, flows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         """The messages of several flows, by trackingId: BatchGetItem on every step's key, no query per flow."""

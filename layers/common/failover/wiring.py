@@ -88,7 +88,7 @@ def build_service(settings: Settings | None = None, *, idempotent_creates: bool 
 
     settings = settings or Settings.from_env()
     return FailoverService(
-        store=FlowStore(table(settings.table_name), settings.retention_days),
+        store=FlowStore(table(settings.table_name), settings.retention_days, settings.search_shards),
         workflow=StepFunctionsWorkflow(client("stepfunctions"), settings.state_machine_arn),
         signer=CallbackSigner(_secret(settings.callback_secret_id)),
         public_api_url=settings.public_api_url,
