@@ -7,6 +7,7 @@ simulator (or to any Routee-compatible endpoint configured in the environment).
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 import sys
@@ -25,22 +26,41 @@ from failover_local.aws import LocalAws
 from failover_local.faults import FaultPlan
 from failover_local.simulator import Simulator
 
+# Swagger UI's assets come from the swagger-ui-py package (a dev dependency), so /docs works offline.
+SWAGGER_ASSETS = importlib.resources.files("swagger_ui") / "static"
+SWAGGER_ASSET_TYPES = {".css": "text/css", ".js": "text/javascript", ".png": "image/png"}
 SWAGGER_UI = b"""<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
   <title>failover API</title>
-  <link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+  <link rel="stylesheet" href="/docs/swagger-ui.css">
+  <link rel="icon" type="image/png" href="/docs/favicon-32x32.png">
 </head>
 <body>
   <div id="swagger-ui"></div>
-  <script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-  <script>
-    window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", persistAuthorization: true});
-  </script>
+  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script src="/docs/swagger-initializer.js"></script>
 </body>
 </html>
 """
+# Our own initializer (the package's points at a public demo document).
+SWAGGER_INITIALIZER = b"""window.onload = function () {
+  window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", persistAuthorization: true});
+};
+"""
+
+
+def swagger_asset(name: str) -> tuple[str, bytes] | None:
+    """(content type, bytes) of one Swagger UI file by its bare name, or None."""
+    if name == "swagger-initializer.js":
+        return "text/javascript", SWAGGER_INITIALIZER
+    content_type = SWAGGER_ASSET_TYPES.get(os.path.splitext(name)[1])
+    asset = SWAGGER_ASSETS / name
+    if content_type is None or "/" in name or not asset.is_file():
+        return None
+    return content_type, asset.read_bytes()
+
 
 DEFAULT_PORT = 3000
 DEFAULT_SIMULATOR_PORT = 3001
@@ -228,8 +248,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._respond(status, {"Content-Type": "application/json"}, payload)
             return
         if parts.path == "/docs" and self.command == "GET":
-            # Dev only: Swagger UI on the API's own OpenAPI document (the browser loads Swagger UI from a CDN).
+            # Dev only: Swagger UI on the API's own OpenAPI document, every asset served from here.
             self._respond(HTTPStatus.OK, {"Content-Type": "text/html; charset=utf-8"}, SWAGGER_UI)
+            return
+        if parts.path.startswith("/docs/") and self.command == "GET":
+            asset = swagger_asset(parts.path.removeprefix("/docs/"))
+            status, (content_type, payload) = (
+                (HTTPStatus.OK, asset) if asset else (HTTPStatus.NOT_FOUND, ("text/plain", b"not found"))
+            )
+            self._respond(status, {"Content-Type": content_type}, payload)
             return
         if not stack.ready.is_set() or stack.aws is None:
             self._respond(

@@ -1,10 +1,14 @@
 """The OpenAPI document (GET /openapi.json) against the live local stack, with schemathesis.
 
 Every operation gets valid and invalid requests (bounded, with a fixed seed). No answer may be a 5xx, and
-every answer must match the schema of its status code. GET /docs (Swagger UI) is the local stack's own page.
+every answer must match the schema of its status code. GET /docs (Swagger UI, from a package's assets) is the
+local stack's own page.
 """
 
 from __future__ import annotations
+
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
@@ -56,13 +60,36 @@ def test_openapi_document_is_public_and_describes_every_route(live):
             assert "422" not in operation["responses"] or path == "/failover", (method, path)
 
 
-def test_swagger_ui_is_served_locally(live):
+class _Assets(HTMLParser):
+    """Every URL a page names in src= or href=."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.urls += [value for name, value in attrs if name in ("src", "href") and value]
+
+
+def test_swagger_ui_works_offline(live):
+    """Issue 17: /docs loaded Swagger UI from a CDN, so it was blank on a machine without the internet."""
     stack, _ = live
     response = requests.get(f"{stack.url}/docs", timeout=10)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/html")
-    assert "/openapi.json" in response.text
-    assert "SwaggerUIBundle" in response.text
+    page = _Assets()
+    page.feed(response.text)
+    assert len(page.urls) >= 3, page.urls  # the stylesheet, the bundle, the initializer
+    for url in page.urls:
+        assert not urlsplit(url).netloc and not urlsplit(url).scheme, f"{url}: an external host"
+        asset = requests.get(urljoin(f"{stack.url}/docs", url), timeout=10)
+        assert asset.status_code == 200, url
+        assert asset.content, url
+    initializer = requests.get(f"{stack.url}/docs/swagger-initializer.js", timeout=10).text
+    assert '"/openapi.json"' in initializer
+    assert "SwaggerUIBundle" in requests.get(f"{stack.url}/docs/swagger-ui-bundle.js", timeout=10).text
+    assert requests.get(f"{stack.url}/docs/nothing.js", timeout=10).status_code == 404
+    assert requests.get(f"{stack.url}/docs/..%2F__init__.py", timeout=10).status_code == 404
 
 
 @pytest.mark.timeout(240)
