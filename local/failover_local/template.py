@@ -2,42 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+import cfnlint.decode
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short forms (!Ref, !Sub, !GetAtt, ...) turned into their long forms."""
-
-
-def _construct(tag: str):
-    def build(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-            if tag == "GetAtt":
-                value = value.split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        return {"Ref": value} if tag == "Ref" else {f"Fn::{tag}": value}
-
-    return build
-
-
-for _tag in ("Ref", "Sub", "GetAtt", "Join", "If", "Equals", "Not", "Select", "Split", "FindInMap", "Base64"):
-    _CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
-
-
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    """template.yaml as plain data, CloudFormation's short forms (!Ref, !Sub, !GetAtt, ...) in their long forms."""
+    template, errors = cfnlint.decode.decode(str(path))
+    if errors or template is None:
+        raise ValueError(f"{path}: " + "; ".join(str(error) for error in errors))
+    return json.loads(json.dumps(template))  # cfn-lint's node classes (they carry line marks) to plain dicts
 
 
 @dataclass
