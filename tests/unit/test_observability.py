@@ -8,58 +8,33 @@ import re
 import pytest
 
 from failover import observability
-from failover.observability import MaskingFormatter, mask_phone
+from failover.observability import MaskingFormatter, mask_fields, mask_phone, mask_text
 
 PHONE = "+306912345678"
 ARN = "arn:aws:states:eu-west-1:123456789012:execution:FailoverFlow:5b7e0b8e-1f7b-4c6e-9a49-2d7bfa0c9f11"
 UUID = "5b7e0b8e-1f7b-4c6e-9a49-2d7bfa0c9f11"
 
 
-# --- mask_phone -------------------------------------------------------------------------------------------
+# --- mask_phone: one number ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
+    ("number", "expected"),
     [
         (PHONE, "+3069*****678"),
         ("+306900000100", "+3069*****100"),
         ("306912345678", "30691****678"),  # without its '+'
         ("+4915123456789", "+4915******789"),
         ("+14155552671", "+1415****671"),
-        ("sending to +306912345678 now", "sending to +3069*****678 now"),
-        ('{"to": "+306912345678"}', '{"to": "+3069*****678"}'),
-        ("to=306912345678&x=1", "to=30691****678&x=1"),
-        ("sent to +306912345678.", "sent to +3069*****678."),
-        ("+306912345678,+306900000100", "+3069*****678,+3069*****100"),
-        ("(+306912345678)", "(+3069*****678)"),
     ],
 )
-def test_phone_numbers_are_masked(text, expected):
-    assert mask_phone(text) == expected
+def test_phone_numbers_are_masked(number, expected):
+    assert mask_phone(number) == expected
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        ARN,
-        UUID,
-        "12345678-1234-1234-1234-123456789012",  # a UUID whose groups are all digits
-        f"{UUID}.0",  # a step id
-        "arn:aws:lambda:eu-west-1:123456789012:function:send-step",
-        "2024-07-10T03:32:32.916Z",
-        "2024-07-10 03:32:32,916+0000",
-        "price 0.035 EUR",
-        "code 123456",  # six digits: too short to be a phone number
-        "order 1000, ttl 1440, timeout 86400",
-        "abc1234567890",  # digits glued to a word
-        "1234567890abc",
-        "req-1234567890",
-        "",
-        "no digits at all",
-    ],
-)
-def test_ids_and_other_numbers_are_left_alone(text):
-    assert mask_phone(text) == text
+@pytest.mark.parametrize("value", ["Brand", "sip:alice@example.com", "123456", "", "+30 691 234"])
+def test_a_field_value_that_is_no_phone_number_is_left_alone(value):
+    assert mask_phone(value) == value
 
 
 @pytest.mark.parametrize("digits", range(9, 16))
@@ -82,9 +57,83 @@ def test_short_numbers_are_masked_too(number):
     assert number not in masked
 
 
+# --- mask_text: free text (messages, exceptions) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("sending to +306912345678 now", "sending to +3069*****678 now"),
+        ('{"to": "+306912345678"}', '{"to": "+3069*****678"}'),
+        ('{"phone":"306912345678"}', '{"phone":"30691****678"}'),  # a phone field quoted in JSON, without '+'
+        ("sent to +306912345678.", "sent to +3069*****678."),
+        ("+306912345678,+306900000100", "+3069*****678,+3069*****100"),
+        ("(+306912345678)", "(+3069*****678)"),
+    ],
+)
+def test_phone_numbers_in_text_are_masked(text, expected):
+    assert mask_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ARN,
+        UUID,
+        "12345678-1234-1234-1234-123456789012",  # a UUID whose groups are all digits
+        f"{UUID}.0",  # a step id
+        "arn:aws:lambda:eu-west-1:123456789012:function:send-step",
+        "2024-07-10T03:32:32.916Z",
+        "2024-07-10 03:32:32,916+0000",
+        "price 0.035 EUR",
+        "code 123456",
+        "order 1000, ttl 1440, timeout 86400",
+        '"expiresAt": 1712345678',  # issue 17: the old regex made this 17123**678
+        "token expires at 1712345678",
+        '{"expiresAt": "1712345678"}',
+        "abc1234567890",
+        "req-1234567890",
+        "",
+        "no digits at all",
+    ],
+)
+def test_ids_and_other_numbers_in_text_are_left_alone(text):
+    assert mask_text(text) == text
+
+
 def test_mask_is_idempotent():
-    once = mask_phone(f"to {PHONE} and 306900000100")
-    assert mask_phone(once) == once
+    once = mask_text(f'to {PHONE} and {{"to": "306900000100"}}')
+    assert "*****" in once and mask_text(once) == once
+
+
+# --- mask_fields: by field, exactly ------------------------------------------------------------------------------
+
+
+def test_phone_fields_are_masked_at_any_depth_and_nothing_else():
+    log = {
+        "to": PHONE,
+        "from": "306900000100",
+        "definition": {"to": {"phone": PHONE, "sip": "sip:a@b.c"}, "from": "Brand", "ttl": 86400},
+        "recipients": [PHONE, 306900000100],
+        "expiresAt": 1712345678,
+        "createdAt": "1712345678",
+        "latency": 4123456789,
+        "sequence": 12345678,
+        "trackingId": UUID,
+        "flag": True,
+    }
+    assert mask_fields(log) == {
+        "to": "+3069*****678",
+        "from": "30690****100",
+        "definition": {"to": {"phone": "+3069*****678", "sip": "sip:a@b.c"}, "from": "Brand", "ttl": 86400},
+        "recipients": ["+3069*****678", "30690****100"],
+        "expiresAt": 1712345678,
+        "createdAt": "1712345678",
+        "latency": 4123456789,
+        "sequence": 12345678,
+        "trackingId": UUID,
+        "flag": True,
+    }
 
 
 # --- the Logger -------------------------------------------------------------------------------------------
@@ -123,6 +172,12 @@ def test_log_message_and_extra_keys_are_masked(log_lines):
     assert line["trackingId"] == UUID
     assert line["execution"] == ARN
     assert line["level"] == "INFO" and line["service"] == "failover"
+
+
+def test_other_numbers_survive_in_the_line(log_lines):
+    observability.logger.info("token issued", extra={"expiresAt": 1712345678, "to": PHONE, "count": "1234567"})
+    (line,) = log_lines()
+    assert (line["expiresAt"], line["count"], line["to"]) == (1712345678, "1234567", "+3069*****678")
 
 
 def test_no_full_phone_number_anywhere_in_the_line(log_lines):

@@ -16,24 +16,48 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 SERVICE = "failover"
 NAMESPACE = "Failover"
 
-# Digits that stand alone (not inside an ARN or an id): phone numbers with or without their "+".
-_PHONE = re.compile(r"(?<![\w:.-])\+?\d{7,15}(?![\w-])")
+# Phone numbers are masked by field, exactly: the keys below hold recipients and senders wherever they appear
+# (nested too), and no other value is touched, so "expiresAt": 1712345678 stays as it is. Powertools' data
+# masking (utilities.data_masking) would do the walking, but it needs jsonpath-ng in the layer, deep-copies and
+# parses a JSONPath on every call, and its masks cannot keep a number's first and last digits; a formatter
+# over known field names is exact and costs nothing to ship.
+PHONE_FIELDS = frozenset({"to", "from", "phone", "viber", "recipient", "recipients", "msisdn"})
+_NUMBER = re.compile(r"^\+?\d{7,15}$")
+# In free text (a message, an exception) only what can only be a phone number: E.164 with its "+", or a phone
+# field's value quoted in JSON ('"to": "306912345678"'); a bare run of digits there is a time or a count.
+_E164_IN_TEXT = re.compile(r"(?<![\w+])\+\d{7,15}(?![\w-])")
+_FIELD_IN_TEXT = re.compile(r'("(?:' + "|".join(sorted(PHONE_FIELDS)) + r')"\s*:\s*")(\+?\d{7,15})(")')
 
 
-def mask_phone(text: str) -> str:
-    """+306912345678 → +3069*****678: enough to tell numbers apart in a log, not enough to call one."""
+def mask_phone(number: str) -> str:
+    """+306912345678 → +3069*****678: enough to tell numbers apart in a log, not enough to call one.
+    A value that is not a phone number (a sender name, a SIP address) comes back as it is."""
+    if not _NUMBER.match(number):
+        return number
+    head = min(5, len(number) - 4)  # a short number keeps fewer leading digits, never all of them
+    return number[:head] + "*" * (len(number) - head - 3) + number[-3:]
 
-    def mask(match: re.Match[str]) -> str:
-        digits = match.group()
-        head = min(5, len(digits) - 4)  # a short number keeps fewer leading digits, never all of them
-        return digits[:head] + "*" * (len(digits) - head - 3) + digits[-3:]
 
-    return _PHONE.sub(mask, text)
+def mask_text(text: str) -> str:
+    """Free text: E.164 numbers and quoted phone fields masked, every other number left alone."""
+    text = _FIELD_IN_TEXT.sub(lambda m: m.group(1) + mask_phone(m.group(2)) + m.group(3), text)
+    return _E164_IN_TEXT.sub(lambda m: mask_phone(m.group()), text)
+
+
+def mask_fields(value: Any, phone: bool = False) -> Any:
+    """A copy of a log value with every phone field's value masked (inside dicts and lists, at any depth)."""
+    if isinstance(value, dict):
+        return {key: mask_fields(item, phone or key in PHONE_FIELDS) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_fields(item, phone) for item in value]
+    if phone and isinstance(value, str | int) and not isinstance(value, bool):
+        return mask_phone(str(value))
+    return mask_text(value) if isinstance(value, str) else value
 
 
 class MaskingFormatter(LambdaPowertoolsFormatter):
     def serialize(self, log: dict[str, Any]) -> str:
-        return mask_phone(super().serialize(log))
+        return super().serialize(mask_fields(log))
 
 
 logger = Logger(service=SERVICE, logger_formatter=MaskingFormatter())
