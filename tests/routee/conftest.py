@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -18,60 +14,9 @@ from failover.providers import OutboundMessage
 from failover.providers.routee import RouteeProvider
 from failover_local.polling import wait_for as wait_until  # noqa: F401 - the tests import it from here
 from failover_local.simulator import Delays, Simulator
+from tests.receiver import Receiver
 
 TIME_SCALE = 0.02  # the simulator's 2 s between receipts become 40 ms
-
-
-@dataclass(frozen=True)
-class Hit:
-    path: str
-    body: bytes
-    at: float  # time.monotonic() on arrival
-
-
-class Receiver:
-    """Collects the receipts POSTed to it, answering 200 (or 500 for the first `fail_first` ones)."""
-
-    def __init__(self, fail_first: int = 0):
-        self.hits: list[Hit] = []
-        self.fail_first = fail_first
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver._lock:
-                    failing = receiver.fail_first > 0
-                    receiver.fail_first -= 1 if failing else 0
-                    if not failing:
-                        receiver.hits.append(Hit(self.path, body, time.monotonic()))
-                self.send_response(500 if failing else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = False
-        self._server.block_on_close = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def bodies(self, path: str) -> list[bytes]:
-        with self._lock:
-            return [hit.body for hit in self.hits if hit.path == path]
-
-    def arrivals(self, path: str) -> list[float]:
-        with self._lock:
-            return [hit.at for hit in self.hits if hit.path == path]
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
 
 
 @pytest.fixture

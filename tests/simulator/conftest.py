@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -13,47 +10,9 @@ import requests
 
 from failover_local.polling import wait_for as wait_until  # noqa: F401 - the tests import it from here
 from failover_local.simulator import Delays, Simulator
+from tests.receiver import Receiver
 
 TIME_SCALE = 0.02
-
-
-class Receiver:
-    """Collects receipt bodies (JSON) per path; answers 500 to the first `fail_first` POSTs."""
-
-    def __init__(self, fail_first: int = 0):
-        self.received: list[tuple[str, dict[str, Any]]] = []
-        self.attempts = 0
-        self.fail_first = fail_first
-        lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-                with lock:
-                    receiver.attempts += 1
-                    failing = receiver.attempts <= receiver.fail_first
-                    if not failing:
-                        receiver.received.append((self.path, body))
-                self.send_response(500 if failing else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def bodies(self, path: str = "/cb") -> list[dict[str, Any]]:
-        return [body for where, body in list(self.received) if where == path]
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
 
 
 @pytest.fixture

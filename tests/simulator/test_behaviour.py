@@ -117,8 +117,8 @@ def test_on_completion_reports_only_final_statuses(sim: Simulator, client: Clien
     client.post("/sms", sms_request("+306900000080", callback={**on_completion, "url": f"{receiver.url}/dup"}))
     wait_until(lambda: sim.pending_receipts() == 0)
 
-    assert [b["status"]["name"] for b in receiver.bodies("/cb")] == ["Delivered"]
-    assert [b["status"]["name"] for b in receiver.bodies("/dup")] == ["Delivered", "Delivered"]
+    assert [b["status"]["name"] for b in receiver.json_bodies("/cb")] == ["Delivered"]
+    assert [b["status"]["name"] for b in receiver.json_bodies("/dup")] == ["Delivered", "Delivered"]
 
 
 def test_digit_9_refuses_the_first_send_per_channel_and_recipient(sim: Simulator, client: Client) -> None:
@@ -145,7 +145,7 @@ def test_failed_receipts_are_retried_in_order() -> None:
         receiver.close()
 
     assert attempts == [("Sent", 1, 500), ("Sent", 2, 500), ("Sent", 3, 200), ("Delivered", 1, 200)]
-    assert [b["status"]["name"] for b in receiver.bodies()] == ["Sent", "Delivered"]
+    assert [b["status"]["name"] for b in receiver.json_bodies("/cb")] == ["Sent", "Delivered"]
 
 
 def test_a_receiver_that_is_down_gets_bounded_attempts() -> None:
@@ -172,7 +172,7 @@ def test_stop_cancels_pending_receipts_and_leaves_no_thread(receiver: Receiver) 
 
     assert time.monotonic() - started < 2
     assert sim.pending_receipts() == 0
-    assert receiver.bodies() == []
+    assert receiver.json_bodies("/cb") == []
     leftovers = [t for t in set(threading.enumerate()) - before if t.is_alive()]
     assert leftovers == []
 
@@ -181,9 +181,9 @@ def test_receipt_delays_follow_the_time_scale(receiver: Receiver) -> None:
     with Simulator(time_scale=0.05, delays=Delays(first=4, between=2)) as sim:
         started = time.monotonic()
         Client(sim).post("/voice/conversation", voice_request(TO, f"{receiver.url}/cb"))
-        wait_until(lambda: len(receiver.bodies()) == 1)
+        wait_until(lambda: len(receiver.json_bodies("/cb")) == 1)
         first = time.monotonic() - started
-        wait_until(lambda: len(receiver.bodies()) == 2)
+        wait_until(lambda: len(receiver.json_bodies("/cb")) == 2)
         second = time.monotonic() - started
 
     assert 0.2 <= first < 2  # 4 s × 0.05
@@ -194,11 +194,11 @@ def test_viber_ttl_of_digit_7_is_scaled(receiver: Receiver) -> None:
     with Simulator(time_scale=0.05, delays=Delays(first=0.1, between=0.1)) as sim:
         started = time.monotonic()
         Client(sim).post("/viber", viber_request("+306900000700", f"{receiver.url}/cb", ttl=30))
-        wait_until(lambda: receiver.bodies())
+        wait_until(lambda: receiver.json_bodies("/cb"))
         elapsed = time.monotonic() - started
 
     assert elapsed >= 1.5  # a 30 s ttl at 0.05
-    assert [b["status"]["name"] for b in receiver.bodies()] == ["DELIVERED"]
+    assert [b["status"]["name"] for b in receiver.json_bodies("/cb")] == ["DELIVERED"]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ def test_sms_send_response_and_receipt(sim: Simulator, client: Client, receiver:
     same_shape(SMS_SENT, response.json(), optional=frozenset({"label"}))
 
     wait_until(lambda: sim.pending_receipts() == 0)
-    sent, delivered = receiver.bodies()
+    sent, delivered = receiver.json_bodies("/cb")
     same_shape(SMS_RECEIPT, sent)
     same_shape(SMS_RECEIPT, delivered)
     assert delivered["messageId"] == response.json()["trackingId"]
@@ -112,7 +112,7 @@ def test_sms_send_response_and_receipt(sim: Simulator, client: Client, receiver:
 def test_sms_receipt_without_label_omits_it(sim: Simulator, client: Client, receiver: Receiver) -> None:
     client.post("/sms", sms_request("+306900000000", f"{receiver.url}/cb"))
     wait_until(lambda: sim.pending_receipts() == 0)
-    same_shape({k: v for k, v in SMS_RECEIPT.items() if k != "label"}, receiver.bodies()[0])
+    same_shape({k: v for k, v in SMS_RECEIPT.items() if k != "label"}, receiver.json_bodies("/cb")[0])
 
 
 def test_viber_send_response_and_receipt(sim: Simulator, client: Client, receiver: Receiver) -> None:
@@ -124,7 +124,7 @@ def test_viber_send_response_and_receipt(sim: Simulator, client: Client, receive
     assert (answer["imageUrl"], answer["viberAction"], answer["ttl"]) == ("https://x/i.png", content["action"], 3600)
 
     wait_until(lambda: sim.pending_receipts() == 0)
-    delivered, seen = receiver.bodies()
+    delivered, seen = receiver.json_bodies("/cb")
     same_shape(VIBER_RECEIPT, delivered)
     same_shape(VIBER_RECEIPT, seen)
     assert (delivered["status"]["name"], seen["status"]["name"]) == ("DELIVERED", "SEEN")
@@ -137,7 +137,7 @@ def test_voice_send_response_and_receipt(sim: Simulator, client: Client, receive
     assert isinstance(response.json()["trackingId"], str)
 
     wait_until(lambda: sim.pending_receipts() == 0)
-    ringing, completed = receiver.bodies()
+    ringing, completed = receiver.json_bodies("/cb")
     same_shape(VOICE_RECEIPT, ringing)
     same_shape(VOICE_RECEIPT, completed)
     assert completed["conversationTrackingId"] == response.json()["trackingId"]
