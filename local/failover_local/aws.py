@@ -179,11 +179,12 @@ class LocalAws:
 
     def callback_secret(self, application_id: str) -> str:
         """The secret this stack signs an application's callbacks with (for receivers to verify)."""
-        from failover.callbacks import application_secret
+        from failover.admin import callback_secrets
+        from failover.wiring import build_callbacks
 
-        secret_id = self.environment["CALLBACK_KEY_SECRET_ID"]
-        key = boto3.client("secretsmanager", region_name=REGION).get_secret_value(SecretId=secret_id)["SecretString"]
-        return application_secret(key, application_id)
+        callbacks = build_callbacks()
+        application = callbacks.applications.get(application_id) if callbacks.applications else None
+        return callback_secrets(callbacks.deployment_key(), application_id, application, time.time())["callbackSecret"]
 
     def _create_applications(self) -> None:
         from failover.wiring import build_access  # production code, imported once the mock and env are up

@@ -1,13 +1,11 @@
 """Customer callbacks through the local stack, over HTTP: counts per strategy, signatures, retries, dead letters.
 
 The receiver is a loopback HTTP server that can be down, answer 500 or be slow. Signatures are checked here with
-plain hmac, independently of the product's helper.
+the standardwebhooks library, as a customer would, independently of the product's code.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import itertools
 import json
 import threading
@@ -16,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from failover_local.aws import REGION
 from failover_local.stack import LocalStack, bearer_session
@@ -123,13 +122,13 @@ def final_snapshot_arrived(receiver: Receiver, tracking_id: str) -> bool:
 
 
 def verify_signature(local, headers: dict[str, str], body: bytes, application_id: str = "local-app") -> bool:
-    """The receiver's side, written from the README's contract with plain hmac."""
+    """The receiver's side, as the README shows it: the standardwebhooks library and the secret the stack prints."""
     stack, _ = local
-    secret_id = stack.aws.environment["CALLBACK_KEY_SECRET_ID"]
-    key = boto3.client("secretsmanager", region_name=REGION).get_secret_value(SecretId=secret_id)["SecretString"]
-    secret = hmac.new(key.encode(), f"callback:{application_id}".encode(), hashlib.sha256).hexdigest()
-    mac = hmac.new(secret.encode(), headers["x-failover-timestamp"].encode() + b"." + body, hashlib.sha256)
-    return hmac.compare_digest(headers["x-failover-signature"], f"v1={mac.hexdigest()}")
+    try:
+        Webhook(stack.aws.callback_secret(application_id)).verify(body, headers)
+    except WebhookVerificationError:
+        return False
+    return True
 
 
 def test_on_change_sends_every_change_signed_and_in_sequence(local, receiver):
@@ -139,7 +138,7 @@ def test_on_change_sends_every_change_signed_and_in_sequence(local, receiver):
     tracked = session.get(f"{stack.url}/failover/tracking/{tracking_id}").json()
     snapshots = receiver.snapshots()
     # At least once: SQS may deliver a message twice. A duplicate repeats its event id and its sequence number.
-    numbered = {(h["x-failover-event-id"], int(h["x-failover-sequence"])) for h, _ in snapshots}
+    numbered = {(h["webhook-id"], int(h["x-failover-sequence"])) for h, _ in snapshots}
     assert len({event for event, _ in numbered}) == len(numbered)  # one number per event
     assert sorted(n for _, n in numbered) == list(range(1, len(numbered) + 1))  # each change once, none lost
     newest = max(snapshots, key=lambda hs: int(hs[0]["x-failover-sequence"]))[1]
@@ -148,7 +147,8 @@ def test_on_change_sends_every_change_signed_and_in_sequence(local, receiver):
     assert {"Queued", "InProgress", "Succeeded", "UNDELIVERED", "Delivered"} <= seen
     for headers, body in receiver.requests:
         assert verify_signature(local, headers, body)
-        assert abs(int(headers["x-failover-timestamp"]) - time.time()) < 60  # a receiver's replay window
+        assert not verify_signature(local, headers, body, application_id="other-app")  # the check can fail
+        assert abs(int(headers["webhook-timestamp"]) - time.time()) < 60  # a receiver's replay window
 
 
 def test_on_completion_sends_one_snapshot(local, receiver):
@@ -171,7 +171,7 @@ def test_a_receiver_that_is_down_then_up_gets_every_snapshot_with_stable_event_i
         seen: dict[str, set[int]] = {}
         for headers, snapshot in receiver.snapshots():
             if snapshot["trackingId"] == tracking_id:
-                seen.setdefault(headers["x-failover-event-id"], set()).add(int(headers["x-failover-attempt"]))
+                seen.setdefault(headers["webhook-id"], set()).add(int(headers["x-failover-attempt"]))
         return seen
 
     # Every snapshot (up to the final one) has failed twice: the receiver was down through two retry rounds.
@@ -192,7 +192,7 @@ def test_a_receiver_that_is_down_then_up_gets_every_snapshot_with_stable_event_i
         sequences = sorted({int(h["x-failover-sequence"]) for h, _ in delivered})  # a duplicate repeats its number
         assert sequences == list(range(1, len(attempts_per_event()) + 1))  # each change once, none lost
         assert all(int(h["x-failover-attempt"]) >= 3 for h, _ in delivered)  # each was retried...
-        assert {h["x-failover-event-id"] for h, _ in delivered} == set(attempts_per_event())  # ...under its own id
+        assert {h["webhook-id"] for h, _ in delivered} == set(attempts_per_event())  # ...under its own id
     finally:
         receiver.down()
 
@@ -205,7 +205,7 @@ def test_500_and_slow_answers_are_retried_until_accepted(local):
         wait_for(lambda: final_snapshot_arrived(receiver, tracking_id), timeout=30)
         attempts = [int(h["x-failover-attempt"]) for h, _ in receiver.requests]
         assert attempts == [1, 2, 3, 4]
-        assert len({h["x-failover-event-id"] for h, _ in receiver.requests}) == 1
+        assert len({h["webhook-id"] for h, _ in receiver.requests}) == 1
     finally:
         receiver.down()
 

@@ -178,7 +178,7 @@ def assert_callbacks_complete(faulty, tracking_id: str, tracked: dict) -> int:
     deliveries = receiver.of(tracking_id)
     sequence_of: dict[str, set[int]] = defaultdict(set)
     for headers, _ in deliveries:
-        sequence_of[headers["x-failover-event-id"]].add(int(headers["x-failover-sequence"]))
+        sequence_of[headers["webhook-id"]].add(int(headers["x-failover-sequence"]))
     assert all(len(numbers) == 1 for numbers in sequence_of.values()), "a repeated event changed its number"
     numbers = sorted(next(iter(n)) for n in sequence_of.values())
     assert numbers == list(range(1, len(numbers) + 1)), f"a gap: {numbers}"
@@ -208,7 +208,7 @@ def test_flows_and_callbacks_survive(faulty, baseline, fault_class):
     repeats = sum(assert_callbacks_complete(faulty, t, finals[t]) for t in on_change)
     for tracking_id in on_completion:
         deliveries = receiver.of(tracking_id)
-        assert len({h["x-failover-event-id"] for h, _ in deliveries}) == 1, "OnCompletion called back twice"
+        assert len({h["webhook-id"] for h, _ in deliveries}) == 1, "OnCompletion called back twice"
         assert outcome(deliveries[0][1]) == outcome(finals[tracking_id])
     assert all(not m.failed_batches for m in stack.aws.stream_mappings), "the stream mapping gave up records"
     injected = {kind: count - before.get(kind, 0) for kind, count in plan.injected.items()}

@@ -6,21 +6,25 @@ DynamoDB and SQS adapters, so those run against moto's DynamoDB and SQS.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from failover import callbacks
 from failover.callback_store import CallbackEventStore
 from failover.callbacks import RETRY_SCHEDULE, CallbackService, Delivery, Queue, StreamChange
 from failover.store import FlowStore
+from failover.webhooks import secret_text, signing_key
 from failover_local.moto_patches import MotoPatches
 
 
@@ -75,15 +79,36 @@ DELIVERY = Delivery(
 )
 
 
-def test_a_delivered_callback_is_signed_over_timestamp_and_body():
-    svc, queue, poster = service([True])
+def test_a_delivered_callback_is_signed_on_the_standard_webhooks_spec():
+    svc, queue, poster = service([True], Clock(time.time()))  # the library checks the timestamp against now
     assert svc.deliver(DELIVERY) == "delivered"
     (_, body, headers) = poster.calls[0]
-    secret = hmac.new(b"deployment-key", b"callback:bank-app", hashlib.sha256).hexdigest()
-    expected = hmac.new(secret.encode(), headers["X-Failover-Timestamp"].encode() + b"." + body, hashlib.sha256)
-    assert headers["X-Failover-Signature"] == f"v1={expected.hexdigest()}"
-    assert headers["X-Failover-Event-Id"] == "e-1" and headers["X-Failover-Sequence"] == "3"
+    # The application's secret, derived as the README says, in the spec's whsec_ form; verified by the library.
+    key = hmac.new(b"deployment-key", b"callback:bank-app", hashlib.sha256).digest()
+    assert Webhook("whsec_" + base64.b64encode(key).decode()).verify(body, headers) == {"a": 1}
+    assert headers["webhook-id"] == "e-1" and headers["X-Failover-Sequence"] == "3"
+    ours = {"Content-Type", "X-Failover-Sequence", "X-Failover-Attempt"}  # the old signature headers are gone
+    assert set(headers) == ours | {"webhook-id", "webhook-timestamp", "webhook-signature"}
     assert queue.sent == [] and queue.dead == []
+
+
+def test_during_a_rotation_both_secrets_sign_and_afterwards_only_the_new_one():
+    now = time.time()
+    svc, _, poster = service([True, True], Clock(now))
+    rotated = {"callbackSecretGeneration": 1, "callbackSecretPrevious": 0, "callbackSecretPreviousUntil": now + 60}
+    svc.applications = {"bank-app": rotated}  # type: ignore[assignment] - the store's get, in memory
+    old, new = (Webhook(secret_text(signing_key("deployment-key", "bank-app", g))) for g in (0, 1))
+    svc.deliver(DELIVERY)
+    (_, body, headers) = poster.calls[-1]
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    assert old.verify(body, headers) == new.verify(body, headers) == {"a": 1}
+
+    rotated["callbackSecretPreviousUntil"] = now - 1  # the overlap is over
+    svc.deliver(DELIVERY)
+    (_, body, headers) = poster.calls[-1]
+    assert new.verify(body, headers) == {"a": 1}
+    with pytest.raises(WebhookVerificationError):
+        old.verify(body, headers)
 
 
 def test_a_failure_is_retried_on_routees_schedule_with_the_same_event_id():
@@ -96,7 +121,7 @@ def test_a_failure_is_retried_on_routees_schedule_with_the_same_event_id():
         assert (delivery.attempt, delay) == (attempt, RETRY_SCHEDULE[attempt - 1])
         assert delivery.notBefore == clock.now + RETRY_SCHEDULE[attempt - 1]
         clock.now = delivery.notBefore
-    assert {call[2]["X-Failover-Event-Id"] for call in poster.calls} == {"e-1"}
+    assert {call[2]["webhook-id"] for call in poster.calls} == {"e-1"}
     assert [call[2]["X-Failover-Attempt"] for call in poster.calls] == ["1", "2", "3"]
 
 

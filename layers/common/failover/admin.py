@@ -3,12 +3,14 @@
     python -m failover.admin --stack failover create [--id bank-app] [--rate-limit 600]
     python -m failover.admin --stack failover list
     python -m failover.admin --stack failover disable bank-app
-    python -m failover.admin --stack failover callback-secret bank-app
+    python -m failover.admin --stack failover callback-secret bank-app [--rotate [--overlap-hours 24]]
     python -m failover.admin --stack failover redeliver [--application bank-app] [--tracking-id ID]
     python -m failover.admin --stack failover recapture
 
 It uses your AWS credentials (the usual AWS_PROFILE / AWS_REGION) and finds the table from the stack's outputs.
-The secret is printed once, at creation; only its scrypt hash is stored.
+The secret is printed once, at creation; only its scrypt hash is stored. The callback secret (Standard Webhooks,
+whsec_...) is derived, never stored: callback-secret shows it, and --rotate moves to a new one while the old one
+keeps signing (next to the new) for the overlap.
 """
 
 from __future__ import annotations
@@ -17,15 +19,18 @@ import argparse
 import json
 import os
 import sys
+import time
+from datetime import UTC, datetime
 
 import boto3
 
 from failover.access import AccessService
 from failover.auth import TokenIssuer
 from failover.callback_store import CallbackEventStore
-from failover.callbacks import CallbackService, Poster, Queue, application_secret
+from failover.callbacks import CallbackService, Poster, Queue
 from failover.recapture import recapture
 from failover.store import ApplicationStore, FlowStore
+from failover.webhooks import SecretRotation, secret_text, signing_key
 
 
 def outputs_of(stack: str, region: str | None) -> dict[str, str]:
@@ -36,6 +41,19 @@ def outputs_of(stack: str, region: str | None) -> dict[str, str]:
 def callback_key(outputs: dict[str, str], region: str | None) -> str:
     client = boto3.client("secretsmanager", region_name=region)
     return client.get_secret_value(SecretId=outputs["CallbackKeySecretArn"])["SecretString"]
+
+
+def callback_secrets(deployment_key: str, application_id: str, application: dict | None, now: float) -> dict:
+    """What signs an application's callbacks now, in the whsec_ form a receiver configures."""
+    rotation = SecretRotation.of(application)
+    shown: dict = {
+        "applicationId": application_id,
+        "callbackSecret": secret_text(signing_key(deployment_key, application_id, rotation.generation)),
+    }
+    if rotation.previous is not None and now < rotation.previous_until:
+        shown["previousCallbackSecret"] = secret_text(signing_key(deployment_key, application_id, rotation.previous))
+        shown["previousSignsUntil"] = datetime.fromtimestamp(rotation.previous_until, UTC).isoformat()
+    return shown
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,8 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("list", help="list applications")
     disable = commands.add_parser("disable", help="disable an application: no new tokens; its tokens stop working")
     disable.add_argument("application_id")
-    secret = commands.add_parser("callback-secret", help="print the secret an application's callbacks are signed with")
+    secret = commands.add_parser(
+        "callback-secret", help="print the secret(s) an application's callbacks are signed with"
+    )
     secret.add_argument("application_id")
+    secret.add_argument("--rotate", action="store_true", help="move to a new secret; the old one signs too, meanwhile")
+    secret.add_argument("--overlap-hours", type=float, default=24.0, help="how long the old secret still signs")
     redeliver = commands.add_parser("redeliver", help="send dead-lettered callbacks again")
     redeliver.add_argument("--application", dest="application_id")
     redeliver.add_argument("--tracking-id")
@@ -66,7 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("callback-secret", "redeliver", "recapture") and not args.stack:
         parser.error(f"{args.command} needs --stack")
     if args.command == "callback-secret":
-        print(application_secret(callback_key(outputs, args.region), args.application_id))
+        applications = ApplicationStore(
+            boto3.resource("dynamodb", region_name=args.region).Table(outputs["FlowsTableName"])
+        )
+        now = time.time()
+        if args.rotate:
+            application = applications.rotate_callback_secret(args.application_id, now + args.overlap_hours * 3600)
+        else:
+            application = applications.get(args.application_id)
+        if application is None:
+            print(f"no application {args.application_id}", file=sys.stderr)
+            return 1
+        print(json.dumps(callback_secrets(callback_key(outputs, args.region), args.application_id, application, now)))
         return 0
     if args.command == "redeliver":
         sqs = boto3.client("sqs", region_name=args.region)
@@ -96,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         application_id, secret = access.create_application(args.application_id, None, args.rate_limit)
         created = {"applicationId": application_id, "applicationSecret": secret}
         if args.stack:
-            created["callbackSecret"] = application_secret(callback_key(outputs, args.region), application_id)
+            key = callback_key(outputs, args.region)
+            created["callbackSecret"] = secret_text(signing_key(key, application_id))
         print(json.dumps(created))
     elif args.command == "list":
         print(json.dumps(access.list_applications(), indent=2))

@@ -9,8 +9,6 @@ deliver (SQS → HTTP): POST with a 2 s timeout; on failure the delivery is queu
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import math
 import time
@@ -18,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from failover import domain
+from failover import domain, webhooks
 from failover.callback_store import CallbackEventStore
 from failover.observability import count, logger
-from failover.store import FlowStore
+from failover.store import ApplicationStore, FlowStore
 from failover.url_policy import PinnedPoster as Poster  # the HTTP side of a delivery
 from failover.url_policy import url_problem
 
@@ -32,24 +30,10 @@ TIMEOUT_SECONDS = 2.0  # like Routee: a receiver must answer within 2 s
 SCAN_VISIBILITY = 120  # seconds a redelivery scan keeps the letters it passed over hidden: its continuation window
 REDELIVERY_BUDGET = 20.0  # seconds one redelivery request scans: API Gateway answers within 29 s
 
-HEADER_EVENT_ID = "X-Failover-Event-Id"
+# Signed on the Standard Webhooks spec (failover.webhooks: webhook-id, webhook-timestamp, webhook-signature);
+# these two are ours, on top.
 HEADER_SEQUENCE = "X-Failover-Sequence"
-HEADER_TIMESTAMP = "X-Failover-Timestamp"
-HEADER_SIGNATURE = "X-Failover-Signature"
 HEADER_ATTEMPT = "X-Failover-Attempt"
-
-# --- signing ----------------------------------------------------------------------------------------------------
-
-
-def application_secret(deployment_key: str, application_id: str) -> str:
-    """Each application's callback secret, derived from the deployment's key: nothing to store, one key to rotate."""
-    return hmac.new(deployment_key.encode(), f"callback:{application_id}".encode(), hashlib.sha256).hexdigest()
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """v1=<hex HMAC-SHA256 of "<timestamp>.<body>">."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return f"v1={mac.hexdigest()}"
 
 
 # --- URLs: failover.url_policy (the policy, and a POST pinned to the checked address) ---------------------------
@@ -187,6 +171,15 @@ class CallbackService:
     time_scale: float = 1.0
     allow_loopback: bool = False
     clock: Callable[[], float] = time.time
+    applications: ApplicationStore | None = None  # where each application's secret rotation is kept
+
+    def signing_keys(self, application_id: str, now: float) -> list[bytes]:
+        """The keys that sign an application's callbacks now: its current secret, and during a rotation's overlap
+        the previous one too."""
+        application = self.applications.get(application_id) if self.applications and application_id else None
+        rotation = webhooks.SecretRotation.of(application)
+        key = self.deployment_key()
+        return [webhooks.signing_key(key, application_id, g) for g in rotation.signing_generations(now)]
 
     def capture(self, change: StreamChange) -> Delivery | None:
         """One stream record → the flow's snapshot queued, if its callback wants the change and it is not queued yet."""
@@ -230,17 +223,16 @@ class CallbackService:
             return "waiting"
         problem = url_problem(delivery.url, self.allow_loopback)
         if problem is None:
-            stamp = str(int(now))
-            secret = application_secret(self.deployment_key(), delivery.applicationId)
+            body = delivery.body.encode()
             headers = {
                 "Content-Type": "application/json",
-                HEADER_EVENT_ID: delivery.eventId,
+                **webhooks.headers(
+                    self.signing_keys(delivery.applicationId, now), delivery.eventId, str(int(now)), body
+                ),
                 HEADER_SEQUENCE: str(delivery.sequence),
-                HEADER_TIMESTAMP: stamp,
-                HEADER_SIGNATURE: signature(secret, stamp, delivery.body.encode()),
                 HEADER_ATTEMPT: str(delivery.attempt + 1),
             }
-            delivered, outcome = self.poster.post(delivery.url, delivery.body.encode(), headers)
+            delivered, outcome = self.poster.post(delivery.url, body, headers)
         else:
             delivered, outcome = False, f"refused URL: {problem}"
         log = {"trackingId": delivery.trackingId, "sequence": delivery.sequence, "attempt": delivery.attempt + 1}

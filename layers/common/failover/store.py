@@ -581,6 +581,26 @@ class ApplicationStore:
             raise
         return True
 
+    def rotate_callback_secret(self, application_id: str, previous_until: float) -> dict[str, Any] | None:
+        """Move the application's callback secret to its next generation; the current one becomes the previous,
+        which still signs until `previous_until`. One atomic update (every SET reads the item as it was), so two
+        rotations racing each other move two generations, never lose one. None: no such application."""
+        try:
+            answer = self._table.update_item(
+                Key={"pk": APPS_PK, "sk": application_id},
+                UpdateExpression="SET callbackSecretPrevious = if_not_exists(callbackSecretGeneration, :zero), "
+                "callbackSecretGeneration = if_not_exists(callbackSecretGeneration, :zero) + :one, "
+                "callbackSecretPreviousUntil = :until",
+                ConditionExpression=Attr("pk").exists(),
+                ExpressionAttributeValues={":zero": 0, ":one": 1, ":until": int(previous_until)},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        return _plain(answer["Attributes"])
+
     def count_request(self, application_id: str, window_start: int, limit: int, expires_at: int) -> bool:
         """Count one request in the window; False when the window already holds `limit` requests."""
         return self._count(f"RATE#{application_id}", window_start, limit, expires_at)

@@ -136,4 +136,5 @@ def build_callbacks(settings: Settings | None = None) -> CallbackService:
         deployment_key=_secret(settings.callback_key_secret_id),
         time_scale=settings.time_scale,
         allow_loopback=settings.callback_allow_loopback,
+        applications=ApplicationStore(table),
     )
