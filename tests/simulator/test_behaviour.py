@@ -65,6 +65,13 @@ SAY = {"type": "SAY", "message": {"text": "Hi", "language": "en-US", "gender": "
             "dialPlan.verbs[0].fileURL",
         ),
         ("/voice/conversation", voice_request(TO, machineDetection={"strategy": "Wait"}), "machineDetection.strategy"),
+        # An unhashable value where a choice belongs was a 500 before the pydantic models (issue 17).
+        ("/sms", sms_request(TO, callback={"url": "http://x", "strategy": []}), "callback.strategy"),
+        (
+            "/voice/conversation",
+            voice_request(TO, dialPlan={"verbs": [{**SAY, "message": {**SAY["message"], "gender": {}}}]}),
+            "dialPlan.verbs[0].message.gender",
+        ),
     ],
 )
 def test_validation(sim: Simulator, client: Client, path: str, body: dict, field: str) -> None:
