@@ -64,6 +64,16 @@ STACK_TEMPLATE = {
 }
 
 
+def deployed_stack_with_an_application(capsys) -> None:
+    """A stack (its secret, queues and table) as the admin command finds it, and the application bank-app."""
+    key = boto3.client("secretsmanager").create_secret(Name="key", SecretString="deployment-key")["ARN"]
+    template = json.dumps(STACK_TEMPLATE).replace("KEY-ARN", key)
+    boto3.client("cloudformation").create_stack(StackName="failover", TemplateBody=template)
+    create_table()
+    assert main(["--table", "flows", "create", "--id", "bank-app"]) == 0
+    capsys.readouterr()
+
+
 def test_callback_secret_and_redeliver_against_a_stack(capsys, monkeypatch):
     import base64
     import hashlib
@@ -73,12 +83,7 @@ def test_callback_secret_and_redeliver_against_a_stack(capsys, monkeypatch):
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     with mock_aws():
-        key = boto3.client("secretsmanager").create_secret(Name="key", SecretString="deployment-key")["ARN"]
-        template = json.dumps(STACK_TEMPLATE).replace("KEY-ARN", key)
-        boto3.client("cloudformation").create_stack(StackName="failover", TemplateBody=template)
-        create_table()
-        assert main(["--table", "flows", "create", "--id", "bank-app"]) == 0
-        capsys.readouterr()
+        deployed_stack_with_an_application(capsys)
         assert main(["--stack", "failover", "callback-secret", "nobody"]) == 1
         assert main(["--stack", "failover", "callback-secret", "bank-app"]) == 0
         key = hmac.new(b"deployment-key", b"callback:bank-app", hashlib.sha256).digest()
@@ -105,12 +110,7 @@ def test_rotating_the_callback_secret_keeps_the_old_one_signing_for_the_overlap(
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     with mock_aws():
-        key = boto3.client("secretsmanager").create_secret(Name="key", SecretString="deployment-key")["ARN"]
-        template = json.dumps(STACK_TEMPLATE).replace("KEY-ARN", key)
-        boto3.client("cloudformation").create_stack(StackName="failover", TemplateBody=template)
-        create_table()
-        assert main(["--table", "flows", "create", "--id", "bank-app"]) == 0
-        capsys.readouterr()
+        deployed_stack_with_an_application(capsys)
         assert main(["--stack", "failover", "callback-secret", "bank-app"]) == 0
         original = json.loads(capsys.readouterr().out)["callbackSecret"]
 
