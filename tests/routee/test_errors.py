@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from failover.domain import Channel
 from failover.providers import AuthenticationFailed, InsufficientBalance, Rejected, Unavailable, Unconfirmed
@@ -25,45 +27,29 @@ QUEUED = {"trackingId": "tracking-1", "status": "Queued", "bodyAnalysis": {"part
 
 
 class Scripted:
-    """A throwaway Routee: /oauth/token always works; /sms answers from a script, then repeats the last."""
+    """A throwaway Routee (pytest-httpserver): /oauth/token always works; /sms answers from a script, then repeats
+    the last. `calls` counts the requests per path as they arrive."""
 
     def __init__(self, script: list[tuple[int, Any, dict[str, str]]], hang: threading.Event | None = None):
         self.script = list(script)
         self.calls: dict[str, int] = {}
-        scripted = self
+        self._hang = hang
+        self._server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+        self._server.expect_request(re.compile(".*")).respond_with_handler(self._answer)
+        self._server.start()
+        self.url = f"http://127.0.0.1:{self._server.port}"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                scripted.calls[self.path] = scripted.calls.get(self.path, 0) + 1
-                if self.path == "/oauth/token":
-                    return self._answer(200, TOKEN, {})
-                if hang is not None:
-                    hang.wait(5)  # longer than the adapter's read timeout
-                status, body, headers = scripted.script.pop(0) if len(scripted.script) > 1 else scripted.script[0]
-                self._answer(status, body, headers)
-
-            def _answer(self, status: int, body: Any, headers: dict[str, str]) -> None:
-                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+    def _answer(self, request: Request) -> Response:
+        self.calls[request.path] = self.calls.get(request.path, 0) + 1
+        if request.path == "/oauth/token":
+            return Response(json.dumps(TOKEN), 200)
+        if self._hang is not None:
+            self._hang.wait(5)  # longer than the adapter's read timeout
+        status, body, headers = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+        return Response(body if isinstance(body, str) else json.dumps(body), status, headers=headers)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        self._server.stop()
 
 
 @pytest.fixture
