@@ -1,14 +1,16 @@
 """The one test HTTP endpoint: a receiver on 127.0.0.1, served by pytest-httpserver.
 
-Every test that needs someone to POST to uses it (no hand-written http.server copies). It stands for whoever
-our code POSTs to (a customer's callback URL, a Routee client's receipt URL). It records
-every request and answers each from a script ("ok", "500", "slow"), then "ok".
+Every test that needs someone to POST to uses it (no hand-written http.server copies): it stands for a customer's
+callback URL or a Routee client's receipt URL. It records every request and answers each from a script ("ok",
+"500", "slow": 200 after 5 s, "hangup": the connection dropped without an answer), then its default ("ok").
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per request
 SLOW_SECONDS = 5  # longer than any client timeout of ours (callbacks: 2 s; receipts: 2 s), and bounded
 
 
@@ -26,15 +29,16 @@ class Hit:
     headers: dict[str, str]  # names lower-cased
     body: bytes
     at: float  # time.monotonic() on arrival
-    answered: int  # the status code it was answered with
+    answered: int  # the status code it was answered with; 0: hung up
 
 
 class Receiver:
     """Records every request; answers from `answers` (after `fail_first` 500s) in turn, then 200. Starts at once;
     `down()` stops it and `up()` starts it again on the same port, so a URL handed out before stays valid."""
 
-    def __init__(self, answers: list[str] | None = None, fail_first: int = 0):
+    def __init__(self, answers: list[str] | None = None, fail_first: int = 0, default: str = "ok"):
         self.answers = ["500"] * fail_first + list(answers or [])
+        self.default = default
         self.hits: list[Hit] = []
         self._lock = threading.Lock()
         self._server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
@@ -43,13 +47,15 @@ class Receiver:
 
     def _answer(self, request: Request) -> Response:
         with self._lock:
-            answer = self.answers.pop(0) if self.answers else "ok"
-            status = 500 if answer == "500" else 200
+            answer = self.answers.pop(0) if self.answers else self.default
+            status = {"500": 500, "hangup": 0}.get(answer, 200)
             headers = {name.lower(): value for name, value in request.headers.items()}
             self.hits.append(Hit(request.full_path.rstrip("?"), headers, request.get_data(), time.monotonic(), status))
         if answer == "slow":
             time.sleep(SLOW_SECONDS)
-        return Response(status=status)
+        if answer == "hangup":  # the connection closed without a status line: the client sees it drop
+            request.environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+        return Response(status=status or 200)  # a hung-up connection gets nothing
 
     def up(self) -> Receiver:
         if not self._server.is_running():
