@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
@@ -19,65 +17,27 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from failover_local.aws import REGION
 from failover_local.stack import LocalStack, bearer_session
 from tests.harness import wait_for
+from tests.receiver import Receiver as Endpoint
 
 # Callback retries wait 30 s, 1 m, 2 m, ... x this scale, and never less than 1 s: 12 retries take ~13 s.
 TIME_SCALE = 0.0001
 _serial = itertools.count(1)
 
 
-class Receiver:
-    """A customer's endpoint on 127.0.0.1. `answers` is consumed per request: "ok", "500", "slow" (5 s), or
-    "hangup" (the connection closed without an answer). `default` answers once `answers` is used up."""
-
-    def __init__(self, answers: list[str] | None = None, default: str = "ok"):
-        self.answers = list(answers or [])
-        self.default = default
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.port = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._lock = threading.Lock()
-
-    def up(self) -> Receiver:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # noqa: D102 - quiet
-                pass
-
-            def do_POST(self):  # noqa: N802 - the stdlib's name
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver._lock:
-                    answer = receiver.answers.pop(0) if receiver.answers else receiver.default
-                    receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                if answer == "hangup":
-                    self.close_connection = True
-                    return  # no status line: the client sees the connection drop
-                if answer == "slow":
-                    time.sleep(5)  # bounded: longer than the product's 2 s timeout
-                self.send_response(500 if answer == "500" else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def down(self) -> Receiver:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        return self
+class Receiver(Endpoint):
+    """A customer's endpoint on 127.0.0.1 (tests/receiver.py: pytest-httpserver), at /failover-callback."""
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/failover-callback"
+        return f"{super().url}/failover-callback"
+
+    @property
+    def requests(self) -> list[tuple[dict[str, str], bytes]]:
+        with self._lock:
+            return [(hit.headers, hit.body) for hit in self.hits]
 
     def snapshots(self) -> list[tuple[dict[str, str], dict]]:
-        with self._lock:
-            return [(headers, json.loads(body)) for headers, body in self.requests]
+        return [(headers, json.loads(body)) for headers, body in self.requests]
 
 
 @pytest.fixture(scope="module")

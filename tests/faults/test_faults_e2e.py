@@ -16,9 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import threading
 from collections import defaultdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
@@ -29,6 +27,7 @@ from failover_local.faults import FaultPlan
 from failover_local.simulator import Delays
 from failover_local.stack import LocalStack, bearer_session
 from tests.harness import wait_for
+from tests.receiver import Receiver as Endpoint
 
 TIME_SCALE = 0.01
 VIBER_TTL = 10  # minutes: 6 s at this scale (scenario 2xx waits for it)
@@ -45,38 +44,18 @@ FAULT_CLASSES = {
 _serial = itertools.count(1)
 
 
-class Receiver:
-    """A customer's endpoint on 127.0.0.1 that accepts everything and keeps (headers, snapshot) per request."""
+class Receiver(Endpoint):
+    """A customer's endpoint on 127.0.0.1 (tests/receiver.py) that accepts everything."""
 
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], dict]] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # noqa: D102 - quiet
-                pass
-
-            def do_POST(self):  # noqa: N802 - the stdlib's name
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver._lock:
-                    receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, json.loads(body)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/cb"
+    @property
+    def url(self) -> str:
+        return f"{super().url}/cb"
 
     def of(self, tracking_id: str) -> list[tuple[dict[str, str], dict]]:
+        """(headers, snapshot) of every callback of one flow."""
         with self._lock:
-            return [(h, s) for h, s in self.requests if s["trackingId"] == tracking_id]
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+            called = [(hit.headers, json.loads(hit.body)) for hit in self.hits]
+        return [(headers, snapshot) for headers, snapshot in called if snapshot["trackingId"] == tracking_id]
 
 
 @pytest.fixture(scope="module")
