@@ -124,7 +124,7 @@ def build_access(settings: Settings | None = None) -> AccessService:
 def build_callbacks(settings: Settings | None = None) -> CallbackService:
     from failover.callback_store import CallbackEventStore
     from failover.callbacks import TIMEOUT_SECONDS, CallbackService, Poster, Queue
-    from failover.store import FlowStore
+    from failover.store import ApplicationStore, FlowStore
 
     settings = settings or Settings.from_env()
     shared = table(settings.table_name)
@@ -136,5 +136,5 @@ def build_callbacks(settings: Settings | None = None) -> CallbackService:
         deployment_key=_secret(settings.callback_key_secret_id),
         time_scale=settings.time_scale,
         allow_loopback=settings.callback_allow_loopback,
-        applications=ApplicationStore(table),
+        applications=ApplicationStore(shared),
     )
