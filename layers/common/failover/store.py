@@ -376,13 +376,7 @@ class FlowStore:
             },
             {"ConditionCheck": self._open_flow_check(tracking_id)},
         ]
-        try:
-            self._client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
+        return self._transact_unless_refused(items)
 
     def release_send(self, tracking_id: str, index: int) -> None:
         """The claimed send surely did not reach the provider (an outage): a later attempt may send it."""
@@ -508,6 +502,10 @@ class FlowStore:
                     }
                 }
             )
+        return self._transact_unless_refused(items)
+
+    def _transact_unless_refused(self, items: list[dict[str, Any]]) -> bool:
+        """Writes the transaction; False when one of its conditions refused it (any other error is raised)."""
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:
