@@ -50,6 +50,10 @@ ONLY_IN = {
     "failover.providers.routee": set(),  # the provider registry imports it at first use
     "failover.idempotency": {"ApiFunction"},
     "failover.bodies": {"ApiFunction", "OAuthTokenFunction", "StatusIngestFunction"},  # request bodies
+    # Request validation and the OpenAPI document: only the api validates requests with models. The vocabulary
+    # and flow rules (failover.domain) load no pydantic, so neither do the task, callback and auth functions.
+    "pydantic": {"ApiFunction"},
+    "failover.models": {"ApiFunction"},
 }
 
 FUNCTIONS = resources_of(load_template(), "AWS::Serverless::Function")
@@ -117,13 +121,15 @@ def test_the_handler_import_loads_only_what_the_function_uses(logical_id):
 
 
 def test_the_guard_fails_when_a_handler_loads_what_it_should_not(tmp_path):
-    """A check must be able to fail: a copy of the send_step handler that imports PyJWT and builds a DynamoDB
-    resource, as the wiring did before issue 15, is caught on both counts."""
+    """A check must be able to fail: a copy of the send_step handler that imports PyJWT, builds a DynamoDB
+    resource (as the wiring did before issue 15) and asks failover.domain for a request model (which loads
+    pydantic) is caught on every count."""
     properties = FUNCTIONS["SendStepFunction"]["Properties"]
     source = (ROOT / properties["CodeUri"] / "app.py").read_text()
     (tmp_path / "app.py").write_text(
         source + "\nimport boto3 as _boto3\nimport jwt as _jwt  # noqa: F401\n"
         "_table = _boto3.resource('dynamodb').Table('x')\n"
+        "from failover.domain import FailoverRequest as _request  # noqa: F401,E402\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", PROBE, "app", "lambda_handler"],
@@ -139,3 +145,5 @@ def test_the_guard_fails_when_a_handler_loads_what_it_should_not(tmp_path):
     assert any(p.startswith("jwt:") for p in problems), problems
     assert any(p.startswith("boto3.dynamodb.table:") for p in problems), problems
     assert any(p.startswith("boto3.resource('dynamodb')") for p in problems), problems
+    assert any(p.startswith("pydantic:") for p in problems), problems
+    assert any(p.startswith("failover.models:") for p in problems), problems

@@ -1,9 +1,10 @@
 """Flow rules (judge → Verdict, flow_status_of) and durations (ttls and waits, scaled)."""
 
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
-from pydantic import ValidationError
 
 from failover.domain import (
     DEFAULT_FAILOVER_ON,
@@ -206,8 +207,31 @@ def test_verdict_wire_form_round_trips(verdict, wire):
 
 def test_verdict_is_frozen():
     verdict = Verdict(outcome=Outcome.SUCCEEDED, terminationChannel=VIBER)
-    with pytest.raises(ValidationError):
-        verdict.outcome = Outcome.FAILED
+    with pytest.raises(FrozenInstanceError):
+        verdict.outcome = Outcome.FAILED  # type: ignore[misc]
+
+
+def test_a_stored_verdict_is_read_back_typed():
+    """DynamoDB hands numbers back as Decimal; the verdict reads them as the integers it wrote."""
+    stored = {"outcome": "NEXT", "index": Decimal(1), "timeoutSeconds": Decimal(600), "unknown": "ignored"}
+    verdict = Verdict.model_validate(stored)
+    assert verdict == Verdict(outcome=Outcome.NEXT, index=1, timeoutSeconds=600)
+    assert type(verdict.index) is int and verdict.outcome is Outcome.NEXT
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        {"outcome": "MAYBE"},
+        {"outcome": "FAILED", "statusCode": "9"},
+        {"outcome": "NEXT", "index": 1.5},
+        {"outcome": "NEXT", "index": True},
+        {"index": 1},
+    ],
+)
+def test_a_malformed_verdict_is_refused(wire):
+    with pytest.raises((ValueError, TypeError)):
+        Verdict.model_validate(wire)
 
 
 @pytest.mark.parametrize(

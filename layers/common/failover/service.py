@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from failover import cursor as cursors
 from failover import domain, providers
-from failover.domain import Channel, FailoverRequest, StatusCode, Verdict
+from failover.domain import Channel, StatusCode, Verdict
 from failover.observability import count, logger
 from failover.ports import FlowRepository, Workflow
 from failover.providers import (
@@ -34,6 +34,7 @@ from failover.signing import CallbackSigner, parse_step_id, step_id
 
 if TYPE_CHECKING:  # only the api function's wiring builds one (Powertools Idempotency)
     from failover.idempotency import IdempotentCalls
+    from failover.models import FailoverRequest  # pydantic: only the api validates requests (tests/lean)
 
 # A search reads at least this many index items (spread over the shards): a range that holds no more is read to
 # its end, so its totalElements is exact; a page of a larger range costs about this plus the page.
