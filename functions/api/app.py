@@ -5,23 +5,25 @@ GET /openapi.json).
 The authorizer has checked the bearer token; its context names the calling application.
 """
 
+import functools
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import ValidationError
 
 from failover.access import NotAdmitted, RateLimited
 from failover.bodies import BodyProblem, loads
-from failover.domain import (
-    MAX_PAGE_SIZE,
+from failover.domain import MAX_PAGE_SIZE
+from failover.http import body_too_large, openapi_document, proxy_error, routee_error, unsupported_media_type
+from failover.idempotency import MAX_KEY_LENGTH, IdempotencyAlreadyInProgressError, IdempotencyValidationError
+from failover.models import (
     CreatedFlowModel,
     ErrorModel,
     FailoverRequest,
@@ -32,16 +34,16 @@ from failover.domain import (
     TrackingSearch,
     error_properties,
 )
-from failover.http import body_too_large, openapi_document, proxy_error, routee_error, unsupported_media_type
-from failover.idempotency import MAX_KEY_LENGTH, IdempotencyAlreadyInProgressError, IdempotencyValidationError
 from failover.observability import logger
 from failover.service import AlreadyFinished, InvalidRequest, NotFound
 from failover.wiring import build_access, build_callbacks, build_service
 
+if TYPE_CHECKING:
+    from failover.callbacks import CallbackService
+
 app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=loads)  # bounded: failover.bodies
 service = build_service(idempotent_creates=True)
 access = build_access()
-callbacks = build_callbacks()
 
 TITLE = "failover"
 VERSION = "1.0.0"
@@ -65,6 +67,13 @@ _NOT_FOUND = {404: _json(ErrorModel, "Unknown trackingId, or another application
 
 class NoApplication(Exception):
     """No authorizer context: the route was reached without the authorizer (a misconfiguration)."""
+
+
+@functools.cache
+def callbacks() -> "CallbackService":
+    """Built at the first POST /callbacks/redeliver, the only route that uses it: the callback modules would
+    add ~5 ms to every cold start of this function for a rarely called route (bench/results.md)."""
+    return build_callbacks()
 
 
 def caller() -> str:
@@ -170,13 +179,17 @@ def redeliver_callbacks(
 
     One request scans for at most 20 s; "complete": false means the scan stopped there: call again to go on.
     """
-    moved, complete = callbacks.redeliver(application_id=caller(), tracking_id=trackingId)
+    moved, complete = callbacks().redeliver(application_id=caller(), tracking_id=trackingId)
     return {"redelivered": moved, "complete": complete}
 
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi():
     """This API's OpenAPI 3 document, generated from the routes and the pydantic models. Public."""
+    # Imported here, as Powertools imports them for its own schema: the OpenAPI models cost ~100 ms to build,
+    # which no other route needs (bench/results.md).
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
+
     context = app.current_event.request_context
     domain_name = app.current_event.raw_event.get("requestContext", {}).get("domainName")
     servers = [Server(url=f"https://{domain_name}/{context.stage}")] if domain_name else [Server(url="/")]

@@ -39,7 +39,8 @@ ONLY_IN = {
     "failover.tasks": {"SendStepFunction", "ExpireStepFunction", "FailFlowFunction"},
     "failover.access": {"ApiFunction", "AuthorizerFunction", "OAuthTokenFunction"},
     "failover.auth": {"ApiFunction", "AuthorizerFunction", "OAuthTokenFunction"},
-    "failover.callbacks": {"ApiFunction", "CallbackCaptureFunction", "CallbackDeliverFunction"},
+    # The api builds its callback service at the first POST /callbacks/redeliver, its only user.
+    "failover.callbacks": {"CallbackCaptureFunction", "CallbackDeliverFunction"},
     "failover.service": {
         "ApiFunction",
         "SendStepFunction",
