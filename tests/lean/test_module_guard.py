@@ -24,6 +24,8 @@ NOWHERE = {
     "aws_lambda_powertools.utilities.parser": "Powertools' parser: task events are read as plain dataclasses",
     "boto3.dynamodb.table": "a boto3 DynamoDB resource: the stores use failover.dynamo on a client",
     "phonenumbers": "libphonenumber: loaded by the first request that validates a number, not at import",
+    "aws_lambda_powertools.event_handler.openapi.models": "the OpenAPI document's models (~100 ms): loaded by"
+    " GET /openapi.json, as Powertools loads them for its own schema",
     "moto": "dev-only",
     "failover_local": "dev-only",
 }
