@@ -467,6 +467,11 @@ def error_properties(errors: list[dict[str, Any]]) -> dict[str, str]:
     return properties
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Search requests: POST /failover/tracking (what matches and how a page is cut: failover.domain)
+# ---------------------------------------------------------------------------------------------------------
+
+
 def _naive_is_utc(value: Any) -> Any:
     """A date without a zone is taken as UTC (Routee writes its own dates in UTC)."""
     if isinstance(value, str) and value and not re.search(r"(Z|[+-]\d\d:?\d\d)$", value.strip()):
