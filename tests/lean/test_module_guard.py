@@ -34,7 +34,8 @@ NOWHERE = {
 ONLY_IN = {
     "jwt": {"AuthorizerFunction", "OAuthTokenFunction"},
     "cryptography": {"AuthorizerFunction", "OAuthTokenFunction"},  # PyJWT loads it when it is installed
-    "aws_lambda_powertools.utilities.idempotency": {"ApiFunction"},
+    # Loaded by the api's first POST /failover with an Idempotency-Key (failover.idempotency).
+    "aws_lambda_powertools.utilities.idempotency": set(),
     "aws_lambda_powertools.event_handler": {"ApiFunction", "OAuthTokenFunction", "StatusIngestFunction"},
     "aws_lambda_powertools.utilities.batch": {"CallbackCaptureFunction", "CallbackDeliverFunction"},
     "requests": set(),  # the provider's HTTP client: loaded with the provider, at the first send
