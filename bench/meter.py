@@ -18,8 +18,8 @@ DynamoDB request units, the approximation (documented in results.md too):
   consistent).
 
 Moto's task tokens are 36-character UUIDs; AWS's are opaque strings of about 1 KB (the API allows up to
-2,048 characters). The product stores them in message items (taskToken, resumedToken), so every unit is also
-computed with those attributes at TOKEN_LENGTH bytes: the "aws_tokens" figures.
+2,048 characters). The product stores the token in its message item (taskToken; resumedToken is a digest), so
+every unit is also computed with that attribute at TOKEN_LENGTH bytes, the largest: the "aws_tokens" figures.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from typing import Any
 
 from botocore.handlers import BUILTIN_HANDLERS
 
-TOKEN_LENGTH = 1024  # bytes of an AWS Step Functions task token, for the "aws_tokens" sizes
-TOKEN_ATTRIBUTES = ("taskToken", "resumedToken")
+TOKEN_LENGTH = 2048  # bytes of an AWS Step Functions task token at its largest, for the "aws_tokens" sizes
+TOKEN_ATTRIBUTES = ("taskToken",)  # resumedToken holds a 32-character digest of the token (issue 18), not the token
 _TYPES = {"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"}
 
 

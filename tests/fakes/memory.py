@@ -232,9 +232,9 @@ class InMemoryFlowRepository:
             apply,
         )
 
-    def mark_resumed(self, tracking_id: str, index: int, task_token: str) -> None:
+    def mark_resumed(self, tracking_id: str, index: int, resumed: str) -> None:
         self._enter("mark_resumed")
-        self._message(tracking_id, index, "mark_resumed")["resumedToken"] = task_token
+        self._message(tracking_id, index, "mark_resumed")["resumedToken"] = resumed
         self._commit((tracking_id, index), "mark_resumed")
 
     # --- for assertions (no pause) ------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from hypothesis.stateful import (
 from failover import domain
 from failover.domain import Channel, Verdict
 from failover.service import FailoverService
+from failover.tasks import token_digest
 from tests.protocol.model import SEND_OUTCOMES, World
 
 EXAMPLES = int(os.environ.get("FAILOVER_EXPLORE_EXAMPLES", "150"))
@@ -160,8 +161,9 @@ class ClaimBeforeResume(FailoverService):
                 return verdict
         verdict = Verdict.model_validate(message["verdict"])
         token = message.get("taskToken")
-        if token and message.get("resumedToken") != token:
-            self._store.mark_resumed(tracking_id, index, token)  # the claim first: a crash here stalls the task
+        if token and message.get("resumedToken") != token_digest(token):
+            # the claim first: a crash here stalls the task
+            self._store.mark_resumed(tracking_id, index, token_digest(token))
             self._workflow.resume(token, verdict.model_dump(mode="json", exclude_none=True))
         return verdict
 

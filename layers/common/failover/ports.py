@@ -61,8 +61,8 @@ class FlowRepository(Protocol):
         """Fix the step's verdict once; a verdict that ends the flow ends it in the same transaction."""
         ...
 
-    def mark_resumed(self, tracking_id: str, index: int, task_token: str) -> None:
-        """Step Functions has confirmed that the task holding `task_token` no longer waits."""
+    def mark_resumed(self, tracking_id: str, index: int, resumed: str) -> None:
+        """Step Functions has confirmed that the task no longer waits; `resumed` is its token's digest."""
         ...
 
 

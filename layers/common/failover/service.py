@@ -31,6 +31,7 @@ from failover.providers import (
 )
 from failover.retries import Backoff, retrying
 from failover.signing import CallbackSigner, parse_step_id, step_id
+from failover.tasks import token_digest
 
 if TYPE_CHECKING:  # only the api function's wiring builds one (Powertools Idempotency)
     from failover.idempotency import IdempotentCalls
@@ -402,9 +403,9 @@ class FailoverService:
             extra=_notify(flow),
         )
         message = self._store.get_message(tracking_id, index) or {}
-        if message.get("taskToken") and message.get("resumedToken") != message["taskToken"]:
+        if message.get("taskToken") and message.get("resumedToken") != token_digest(message["taskToken"]):
             # The task that held this token timed out: nobody needs to resume it any more.
-            self._store.mark_resumed(tracking_id, index, message["taskToken"])
+            self._store.mark_resumed(tracking_id, index, token_digest(message["taskToken"]))
         verdict = self._advance(flow, index)
         if verdict is None:
             # Only a DELIVERED that awaits SEEN (expireOnDelivery) is final yet undecided: it expires now. That
@@ -520,10 +521,10 @@ class FailoverService:
     def _advance(self, flow: dict[str, Any], index: int) -> Verdict | None:
         """Resolve the step once its status is final; resume the waiting task until Step Functions confirms.
 
-        The resume is recorded (resumedToken) only after SendTaskSuccess answered. Until then every writer that
-        passes here (a duplicate receipt, a retried invocation) calls it again; Step Functions completes a task
-        once and answers TaskTimedOut to the others (workflow.py), so repeating it is harmless, and a writer that
-        dies between the verdict and the resume cannot stall the task."""
+        The resume is recorded (resumedToken: the token's digest) only after SendTaskSuccess answered. Until then
+        every writer that passes here (a duplicate receipt, a retried invocation) calls it again; Step Functions
+        completes a task once and answers TaskTimedOut to the others (workflow.py), so repeating it is harmless,
+        and a writer that dies between the verdict and the resume cannot stall the task."""
         tracking_id = flow["trackingId"]
         message = self._store.get_message(tracking_id, index) or {}
         if "verdict" not in message:
@@ -537,9 +538,9 @@ class FailoverService:
                 return verdict
         verdict = Verdict.model_validate(message["verdict"])
         token = message.get("taskToken")
-        if token and message.get("resumedToken") != token:
+        if token and message.get("resumedToken") != token_digest(token):
             self._workflow.resume(token, verdict.model_dump(mode="json", exclude_none=True))
-            self._store.mark_resumed(tracking_id, index, token)
+            self._store.mark_resumed(tracking_id, index, token_digest(token))
         return verdict
 
     def _judge(self, flow: dict[str, Any], index: int, message: dict[str, Any]) -> Verdict | None:

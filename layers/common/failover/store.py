@@ -514,15 +514,16 @@ class FlowStore:
             raise
         return True
 
-    def mark_resumed(self, tracking_id: str, index: int, task_token: str) -> None:
-        """Step Functions confirmed that the task of `task_token` no longer waits: later writers need not resume.
+    def mark_resumed(self, tracking_id: str, index: int, resumed: str) -> None:
+        """Step Functions confirmed that the task no longer waits: later writers need not resume. `resumed` is the
+        task token's digest (tasks.token_digest), not the token: only equality matters.
 
         Written only after SendTaskSuccess answered, never before it: a claim written first would stall the task
         if the call failed or the function died in between."""
         self._table.update_item(
             Key={"pk": _pk(tracking_id), "sk": _msg_sk(index)},
-            UpdateExpression="SET resumedToken = :token",
-            ExpressionAttributeValues={":token": task_token},
+            UpdateExpression="SET resumedToken = :resumed",
+            ExpressionAttributeValues={":resumed": resumed},
         )
 
 
