@@ -262,7 +262,8 @@ class FailoverService:
             self._end_task(flow, index, task_token)
             return
         claimed = self._store.claim(tracking_id, index, task_token, self._now())
-        self._store.mark_in_progress(tracking_id, self._now())
+        if flow["status"] == domain.FlowStatus.QUEUED:  # a status only moves forward: else the write would refuse
+            self._store.mark_in_progress(tracking_id, self._now())
         status = (claimed.get("status") or {}).get("name")
         if status is not None and domain.is_final(channel, status):
             logger.warning("Step already has a final status; not sending", extra={"trackingId": tracking_id})
@@ -326,9 +327,14 @@ class FailoverService:
         except SendError as refusal:
             self._record_refusal(flow, index, channel, refusal)
             return False
-        self._store.record_accepted(tracking_id, index, accepted.provider_message_id, accepted.price, accepted.parts)
-        if accepted.status is not None:  # the answer's details (country, sender name) are written with its status
-            self._record(flow, index, channel, Receipt(status=accepted.status, details=accepted.details))
+        # The answer's status and details (country, sender name) and the provider's id in one write; the id
+        # alone when the answer has no status or a receipt overtook it with a higher one.
+        ids = {"providerMessageId": accepted.provider_message_id, "price": accepted.price, "parts": accepted.parts}
+        answer = Receipt(status=accepted.status, details=accepted.details) if accepted.status is not None else None
+        if answer is None or not self._record(flow, index, channel, answer, extra=ids):
+            self._store.record_accepted(
+                tracking_id, index, accepted.provider_message_id, accepted.price, accepted.parts
+            )
         logger.info("Step sent", extra={"trackingId": tracking_id, "index": index, "channel": channel.value})
         count("MessagesSent", channel)
         return False
