@@ -634,10 +634,10 @@ def _floor(inputs: Inputs, flow: dict[str, float]) -> list[str]:
         f"(${measured['dynamodb']:.4f}), Lambda duration ${measured['lambda_duration']:.4f}; with 36-byte tokens "
         f"{path['dynamodb']['wru']:g} WRU.",
         "",
-        f"A lower bound: keeping this product's features (the task token in DynamoDB, search by application, a "
-        f"rate limit per application, every status kept) and the token stored as AWS hands it, a design that made no send claim, wrote no verdict and "
-        f"read nothing would still write each step's task token once ({steps} × {token_units} WRU at "
-        f"{TOKEN_LENGTH:,} bytes), the flow and its index entry (2), the rate-limit counter (1) and each of the "
+        f"A lower bound: keeping this product's features (the task token in DynamoDB as AWS hands it, search by "
+        f"application, a rate limit per application, every status kept), a design that made no send claim, wrote "
+        f"no verdict and read nothing would still write each step's task token once ({steps} × {token_units} WRU "
+        f"at {TOKEN_LENGTH:,} bytes), the flow and its index entry (2), the rate-limit counter (1) and each of the "
         f"{receipts} receipts (1 each): "
         f"{unavoidable} WRU, ${unavoidable_usd:.4f} per 1,000 flows, {verdict}. Since issue 18 the token has an "
         "item of its own, written once per attempt (the message's updates no longer carry it), `resumedToken` "
