@@ -338,7 +338,10 @@ def simulate(inputs: Inputs, flow: dict[str, float], peak: float, raised: dict[s
     first_growth: tuple[int, str] | None = None
     peak_queue = 0
     arrivals = arrivals_per_second(peak)
+    recent: deque[dict[str, float]] = deque(maxlen=FINE_BEFORE + 1)  # the buckets at the start of each second
     for second, arrived in enumerate(arrivals):
+        if first_growth is None:
+            recent.append(dict(tokens))
         for key, (refill, size) in buckets.items():
             tokens[key] = min(size, tokens[key] + refill)
         if arrived:
@@ -371,6 +374,10 @@ def simulate(inputs: Inputs, flow: dict[str, float], peak: float, raised: dict[s
         peak_queue = max(peak_queue, waiting)
     total = sum(arrivals)
     waits.sort()
+    fine = None
+    if first_growth is not None:  # the queue is empty until then: the buckets alone are the state
+        start = first_growth[0] - len(recent) + 1
+        fine = _fine(arrivals, start, recent[0], buckets, per_flow_units)
     return {
         "flows": total,
         "peak_arrivals": max(arrivals),
@@ -382,6 +389,73 @@ def simulate(inputs: Inputs, flow: dict[str, float], peak: float, raised: dict[s
         "wait_p50": _quantile(waits, 0.5),
         "wait_p99": _quantile(waits, 0.99),
         "wait_max": waits[-1][0] if waits else 0,
+        "fine": fine,
+    }
+
+
+FINE_STEP = 0.1  # seconds a step, around the first growth
+FINE_BEFORE, FINE_AFTER = 60, 600  # seconds of the window before and after the second the first wait began in
+
+
+def _fine(
+    arrivals: list[int],
+    start: int,
+    tokens: dict[str, float],
+    buckets: dict[str, list[float]],
+    per_flow_units: dict[str, float],
+) -> dict:
+    """The window around the first growth again, in FINE_STEP steps: each second's arrivals spread over it at
+    random (seeded), buckets refilled continuously. When, to the step, flows first wait and what for; and the
+    waits of the flows that arrive in the window, to the step, which whole seconds round up."""
+    rng = random.Random(start)
+    steps_per_second = round(1 / FINE_STEP)
+    tokens = dict(tokens)
+    queue: deque[tuple[float, int]] = deque()
+    waiting = 0
+    waits: list[tuple[float, int]] = []
+    first: tuple[float, str] | None = None
+    end = min(len(arrivals), start + FINE_BEFORE + FINE_AFTER)
+    for second in range(start, end):
+        spread = [0] * steps_per_second
+        for slot in rng.choices(range(steps_per_second), k=arrivals[second]):
+            spread[slot] += 1
+        for slot, arrived in enumerate(spread):
+            now = second + slot * FINE_STEP
+            for key, (refill, size) in buckets.items():
+                tokens[key] = min(size, tokens[key] + refill * FINE_STEP)
+            if arrived:
+                queue.append((now, arrived))
+                waiting += arrived
+            allowed, binding = math.inf, ""
+            for key, units in per_flow_units.items():
+                room = tokens[key] / units if units else math.inf
+                if room < allowed:
+                    allowed, binding = room, key
+            allowed_flows = int(allowed)
+            if waiting > allowed_flows and first is None:
+                first = (now, binding)
+            served = 0
+            while queue and served < allowed_flows:
+                born, count = queue[0]
+                take = min(count, allowed_flows - served)
+                waits.append((round(now - born, 1), take))
+                served += take
+                if take == count:
+                    queue.popleft()
+                else:
+                    queue[0] = (born, count - take)
+            waiting -= served
+            for key, units in per_flow_units.items():
+                tokens[key] -= served * units
+    waits.sort()
+    return {
+        "start": start,
+        "end": end,
+        "first_growth": first,
+        "wait_p50": _quantile(waits, 0.5),
+        "wait_p99": _quantile(waits, 0.99),
+        "wait_max": waits[-1][0] if waits else 0,
+        "left_waiting": waiting,
     }
 
 
@@ -468,7 +542,7 @@ def markdown(inputs: Inputs) -> str:
         "",
         "## Limits, lowest first",
         "",
-        "Flows a second each limit allows on its own = limit ÷ demand per flow.",
+        "Flows a second each limit allows on its own = limit ÷ demand per flow. " + _checked(inputs.quotas),
         "",
         "| limit | limit | demand per flow/s | flows/s it allows | to raise it | source |",
         "|---|---|---|---|---|---|",
@@ -552,10 +626,12 @@ def markdown(inputs: Inputs) -> str:
         "",
         "One-second steps over 24 hours (bench/capacity.py `simulate`, seeded): a diurnal curve (low at 04:00, "
         "high at 14:00) and a one-hour campaign from 18:00 that reaches the peak; Poisson arrivals. Each flow "
-        "needs room in every token bucket (StartExecution, transitions, API Gateway, Lambda concurrency, table "
-        "writes, the busiest index shard) when it starts; without room it waits in the clients' retry queue, and "
-        "that wait is the latency the quotas add. Simplification: a flow's whole demand is charged in the second "
-        "it starts.",
+        "needs room in every token bucket (StartExecution, transitions, SendTaskSuccess, API Gateway, Lambda "
+        "concurrency, table writes, the busiest index shard) when it starts; without room it waits in the "
+        "clients' retry queue, and that wait is the latency the quotas add. Simplification: a flow's whole demand "
+        f"is charged when it starts. Where flows first wait, the window from {FINE_BEFORE} s before to "
+        f"{FINE_AFTER} s after is run again in {FINE_STEP:g} s steps (each second's arrivals spread over it at "
+        "random, seeded; buckets refilled continuously): the rows below the table.",
         "",
         "| scenario | flows in the day | peak flows/s | first wait (time, limit) | wait p50 / p99 / max | "
         "peak queue | left at midnight | throttled by |",
@@ -568,7 +644,7 @@ def markdown(inputs: Inputs) -> str:
         "lambda_concurrency": 3_000,
     }
     outcomes = []
-    for label, peak, lift in (
+    scenarios = (
         ("default quotas, 250 flows/s peak", 250, None),
         ("default quotas, 1,000 flows/s peak", 1_000, None),
         (
@@ -577,7 +653,8 @@ def markdown(inputs: Inputs) -> str:
             1_000,
             raised,
         ),
-    ):
+    )
+    for label, peak, lift in scenarios:
         sim = simulate(inputs, flow, peak, lift)
         outcomes.append(sim)
         first = (
@@ -590,6 +667,19 @@ def markdown(inputs: Inputs) -> str:
             f"{throttled} |"
         )
     growth = [LABELS[o["first_growth"][1]] if o["first_growth"] else "nothing" for o in outcomes]
+    lines.append("")
+    for (label, *_), sim in zip(scenarios, outcomes, strict=True):
+        fine = sim["fine"]
+        if fine is None or fine["first_growth"] is None:
+            continue
+        at, key = fine["first_growth"]
+        tenths = round(at * 10)
+        lines.append(
+            f"- {label}, in {FINE_STEP:g} s steps from {_clock(fine['start'])} to {_clock(fine['end'])}: flows first "
+            f"wait at {_clock(tenths // 10)}.{tenths % 10}, for {LABELS[key]}; the flows that arrive in that "
+            f"window wait {fine['wait_p50']:g} s / {fine['wait_p99']:g} s / {fine['wait_max']:g} s (p50 / p99 / "
+            f"max), and {fine['left_waiting']:,} still wait at its end."
+        )
     lines += [
         "",
         "Throttled counts are flow-seconds spent waiting for that bucket. Where latency first grows: "
@@ -645,6 +735,25 @@ def _floor(inputs: Inputs, flow: dict[str, float]) -> list[str]:
         "(not a 4-unit transaction), a verdict that does not end the flow is one conditional write, and the "
         "provider's answer is written with its status in one write.",
     ]
+
+
+def _checked(quotas: dict[str, Any]) -> str:
+    """Which quotas were seen on their page (quotas.json `checked`), and where, when not on the live page."""
+    unchecked = [key for key, quota in quotas.items() if not quota.get("checked")]
+    archived = [key for key, quota in quotas.items() if quota.get("checked_against")]
+    said = (
+        "Not yet seen on their pages: " + ", ".join(f"`{k}`" for k in unchecked) + "."
+        if unchecked
+        else "Every AWS quota here was seen on its documentation page"
+        + (
+            ", or, for " + ", ".join(f"`{k}`" for k in archived) + ", in AWS's own archived copy of it "
+            "(`checked_against` in quotas.json: the live page's table was not readable); AWS may have raised "
+            "them since."
+            if archived
+            else "."
+        )
+    )
+    return said + " Your account's applied values are in the Service Quotas console."
 
 
 def _search_limits() -> dict[str, int]:
