@@ -28,7 +28,8 @@ class FlowRepository(Protocol):
         ...
 
     def claim_send(self, tracking_id: str, index: int) -> bool:
-        """True for exactly one caller per step: that caller may call the provider."""
+        """True for exactly one caller per step, and only while the flow is open: that caller may call the
+        provider. (False also when the claim was taken but the flow had ended by then.)"""
         ...
 
     def release_send(self, tracking_id: str, index: int) -> None:

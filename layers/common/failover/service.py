@@ -329,9 +329,13 @@ class FailoverService:
             return False
         # The answer's status and details (country, sender name) and the provider's id in one write; the id
         # alone when the answer has no status or a receipt overtook it with a higher one.
-        ids = {"providerMessageId": accepted.provider_message_id, "price": accepted.price, "parts": accepted.parts}
+        provider_fields = {
+            "providerMessageId": accepted.provider_message_id,
+            "price": accepted.price,
+            "parts": accepted.parts,
+        }
         answer = Receipt(status=accepted.status, details=accepted.details) if accepted.status is not None else None
-        if answer is None or not self._record(flow, index, channel, answer, extra=ids):
+        if answer is None or not self._record(flow, index, channel, answer, extra=provider_fields):
             self._store.record_accepted(
                 tracking_id, index, accepted.provider_message_id, accepted.price, accepted.parts
             )
