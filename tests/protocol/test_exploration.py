@@ -24,7 +24,7 @@ from hypothesis.stateful import (
 from failover import domain
 from failover.domain import Channel, Verdict
 from failover.service import FailoverService
-from failover.tasks import token_digest
+from failover.signing import token_digest
 from tests.protocol.model import SEND_OUTCOMES, World
 
 EXAMPLES = int(os.environ.get("FAILOVER_EXPLORE_EXAMPLES", "150"))

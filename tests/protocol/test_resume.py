@@ -17,9 +17,8 @@ from failover.domain import FailoverRequest
 from failover.providers import Accepted, OutboundMessage, Receipt
 from failover.retries import Backoff
 from failover.service import FailoverService
-from failover.signing import CallbackSigner, step_id
+from failover.signing import CallbackSigner, step_id, token_digest
 from failover.store import FlowStore
-from failover.tasks import token_digest
 from failover.workflow import StepFunctionsWorkflow
 from tests.protocol.aws import client_error
 

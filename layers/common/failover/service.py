@@ -30,8 +30,7 @@ from failover.providers import (
     Unconfirmed,
 )
 from failover.retries import Backoff, retrying
-from failover.signing import CallbackSigner, parse_step_id, step_id
-from failover.tasks import token_digest
+from failover.signing import CallbackSigner, parse_step_id, step_id, token_digest
 
 if TYPE_CHECKING:  # only the api function's wiring builds one (Powertools Idempotency)
     from failover.idempotency import IdempotentCalls

@@ -529,7 +529,7 @@ class FlowStore:
 
     def mark_resumed(self, tracking_id: str, index: int, resumed: str) -> None:
         """Step Functions confirmed that the task no longer waits: later writers need not resume. `resumed` is the
-        task token's digest (tasks.token_digest), not the token: only equality matters.
+        task token's digest (signing.token_digest), not the token: only equality matters.
 
         Written only after SendTaskSuccess answered, never before it: a claim written first would stall the task
         if the call failed or the function died in between."""

@@ -7,7 +7,6 @@ state machine's Catch (States.ALL) turns into FailFlow.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,9 +70,3 @@ class FailFlowTask:
         if error is not None and not isinstance(error, dict):
             raise InvalidTask("error: an object is required")
         return cls(trackingId=_text(event, "trackingId"), error=error)
-
-
-def token_digest(task_token: str) -> str:
-    """What the message item keeps of a resumed task token (resumedToken): only its equality with the step's
-    taskToken matters, and AWS's tokens run to 2 KB, so 32 hex characters instead of the token (SHA-256)."""
-    return hashlib.sha256(task_token.encode()).hexdigest()[:32]
