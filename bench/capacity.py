@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.meter import TOKEN_LENGTH, write_units
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "capacity.md"
 RATES = (100, 1_000, 10_000)  # flows a second
@@ -34,12 +36,6 @@ AWS_INVOCATION_SECONDS = 0.2  # an invocation in AWS (real HTTP to Routee), when
 
 # Figures the benchmark does not measure, derived from the code; each says where it comes from.
 DERIVED = {
-    "flow_item_writes": (
-        3,
-        "writes of the flow item (sk #FLOW) per flow, each also a write of its ByApplication index entry "
-        "(ProjectionType ALL): create_flow, mark_in_progress, and the final verdict (store.py). The cost meter "
-        "counts table writes only, so these index writes are added here",
-    ),
     "flow_item_kb": (1, "write units per flow-item write: a flow with three PIN-sized steps is under 1 KB"),
     "callbacks_per_flow": (
         5,
@@ -91,9 +87,9 @@ def per_flow(inputs: Inputs, path_key: str = REFERENCE_PATH) -> dict[str, float]
         max(path["billed_ms_by_function"].get(fn, 0) / 1000, count * AWS_INVOCATION_SECONDS)
         for fn, count in invocations.items()
     )
-    flow_item_writes = DERIVED["flow_item_writes"][0]
     callbacks = DERIVED["callbacks_per_flow"][0]
-    index_writes = (flow_item_writes + callbacks) * DERIVED["flow_item_kb"][0]
+    measured_index = path["dynamodb"]["wru_index"]  # the meter's writes of ByApplication entries (flow items)
+    index_writes = measured_index + callbacks * DERIVED["flow_item_kb"][0]
     return {
         "transitions": path["transitions"],
         "start_executions": calls.get("stepfunctions:StartExecution", 0),
@@ -104,7 +100,7 @@ def per_flow(inputs: Inputs, path_key: str = REFERENCE_PATH) -> dict[str, float]
         "api_requests": path["api_requests"] + path["receipts"],
         "client_requests": path["api_requests"],
         "rru": path["dynamodb"]["rru_aws_tokens"],
-        "wru_table": path["dynamodb"]["wru_aws_tokens"] + callbacks * DERIVED["flow_item_kb"][0],
+        "wru_table": path["dynamodb"]["wru_aws_tokens"] - measured_index + callbacks * DERIVED["flow_item_kb"][0],
         "wru_index": index_writes,
         "sqs_messages": callbacks,
         "usd_measured": path["usd_per_1000_flows_aws_tokens"]["total"] / 1000,
@@ -112,7 +108,7 @@ def per_flow(inputs: Inputs, path_key: str = REFERENCE_PATH) -> dict[str, float]
 
 
 def usd_per_flow(inputs: Inputs, flow: dict[str, float]) -> dict[str, float]:
-    """Dollars per flow by service, with the index writes and callbacks the benchmark leaves out."""
+    """Dollars per flow by service, with the callbacks the benchmark leaves out."""
     price = {k: v["usd"] for k, v in inputs.prices["prices"].items()}
     cost = {
         "step_functions": flow["transitions"] * price["stepfunctions_standard_state_transition"],
@@ -171,6 +167,15 @@ def limits(inputs: Inputs, flow: dict[str, float], shards: int | None = None) ->
             "transitions/s",
             q["sfn_state_transition"]["raise"],
             q["sfn_state_transition"]["source"],
+        ),
+        Limit(
+            "sfn_send_task_success",
+            "Step Functions SendTaskSuccess",
+            q["sfn_send_task_success"]["refill_per_second"],
+            flow["send_task_calls"],
+            "calls/s",
+            q["sfn_send_task_success"]["raise"],
+            q["sfn_send_task_success"]["source"],
         ),
         Limit(
             "lambda_concurrency",
@@ -313,6 +318,10 @@ def simulate(inputs: Inputs, flow: dict[str, float], peak: float, raised: dict[s
     buckets = {  # key: [refill per second, size]
         "sfn_start_execution": [q["sfn_start_execution"]["refill_per_second"], q["sfn_start_execution"]["bucket"]],
         "sfn_state_transition": [q["sfn_state_transition"]["refill_per_second"], q["sfn_state_transition"]["bucket"]],
+        "sfn_send_task_success": [
+            q["sfn_send_task_success"]["refill_per_second"],
+            q["sfn_send_task_success"]["bucket"],
+        ],
         "apigw_account_rps": [q["apigw_account_rps"]["refill_per_second"], q["apigw_account_rps"]["bucket"]],
         "lambda_concurrency": [rows["lambda_concurrency"].capacity] * 2,
         "table_wru": [rows["table_wru"].capacity] * 2,
@@ -329,7 +338,10 @@ def simulate(inputs: Inputs, flow: dict[str, float], peak: float, raised: dict[s
     first_growth: tuple[int, str] | None = None
     peak_queue = 0
     arrivals = arrivals_per_second(peak)
+    recent: deque[dict[str, float]] = deque(maxlen=FINE_BEFORE + 1)  # the buckets at the start of each second
     for second, arrived in enumerate(arrivals):
+        if first_growth is None:
+            recent.append(dict(tokens))
         for key, (refill, size) in buckets.items():
             tokens[key] = min(size, tokens[key] + refill)
         if arrived:
@@ -362,6 +374,10 @@ def simulate(inputs: Inputs, flow: dict[str, float], peak: float, raised: dict[s
         peak_queue = max(peak_queue, waiting)
     total = sum(arrivals)
     waits.sort()
+    fine = None
+    if first_growth is not None:  # the queue is empty until then: the buckets alone are the state
+        start = first_growth[0] - len(recent) + 1
+        fine = _fine(arrivals, start, recent[0], buckets, per_flow_units)
     return {
         "flows": total,
         "peak_arrivals": max(arrivals),
@@ -373,6 +389,73 @@ def simulate(inputs: Inputs, flow: dict[str, float], peak: float, raised: dict[s
         "wait_p50": _quantile(waits, 0.5),
         "wait_p99": _quantile(waits, 0.99),
         "wait_max": waits[-1][0] if waits else 0,
+        "fine": fine,
+    }
+
+
+FINE_STEP = 0.1  # seconds a step, around the first growth
+FINE_BEFORE, FINE_AFTER = 60, 600  # seconds of the window before and after the second the first wait began in
+
+
+def _fine(
+    arrivals: list[int],
+    start: int,
+    tokens: dict[str, float],
+    buckets: dict[str, list[float]],
+    per_flow_units: dict[str, float],
+) -> dict:
+    """The window around the first growth again, in FINE_STEP steps: each second's arrivals spread over it at
+    random (seeded), buckets refilled continuously. When, to the step, flows first wait and what for; and the
+    waits of the flows that arrive in the window, to the step, which whole seconds round up."""
+    rng = random.Random(start)
+    steps_per_second = round(1 / FINE_STEP)
+    tokens = dict(tokens)
+    queue: deque[tuple[float, int]] = deque()
+    waiting = 0
+    waits: list[tuple[float, int]] = []
+    first: tuple[float, str] | None = None
+    end = min(len(arrivals), start + FINE_BEFORE + FINE_AFTER)
+    for second in range(start, end):
+        spread = [0] * steps_per_second
+        for slot in rng.choices(range(steps_per_second), k=arrivals[second]):
+            spread[slot] += 1
+        for slot, arrived in enumerate(spread):
+            now = second + slot * FINE_STEP
+            for key, (refill, size) in buckets.items():
+                tokens[key] = min(size, tokens[key] + refill * FINE_STEP)
+            if arrived:
+                queue.append((now, arrived))
+                waiting += arrived
+            allowed, binding = math.inf, ""
+            for key, units in per_flow_units.items():
+                room = tokens[key] / units if units else math.inf
+                if room < allowed:
+                    allowed, binding = room, key
+            allowed_flows = int(allowed)
+            if waiting > allowed_flows and first is None:
+                first = (now, binding)
+            served = 0
+            while queue and served < allowed_flows:
+                born, count = queue[0]
+                take = min(count, allowed_flows - served)
+                waits.append((round(now - born, 1), take))
+                served += take
+                if take == count:
+                    queue.popleft()
+                else:
+                    queue[0] = (born, count - take)
+            waiting -= served
+            for key, units in per_flow_units.items():
+                tokens[key] -= served * units
+    waits.sort()
+    return {
+        "start": start,
+        "end": end,
+        "first_growth": first,
+        "wait_p50": _quantile(waits, 0.5),
+        "wait_p99": _quantile(waits, 0.99),
+        "wait_max": waits[-1][0] if waits else 0,
+        "left_waiting": waiting,
     }
 
 
@@ -405,6 +488,7 @@ STACK_LIMITS = ("app_rate", "apigw_stage")  # the template's own throttles
 LABELS = {
     "sfn_start_execution": "StartExecution",
     "sfn_state_transition": "state transitions",
+    "sfn_send_task_success": "SendTaskSuccess",
     "apigw_account_rps": "API Gateway",
     "lambda_concurrency": "Lambda concurrency",
     "table_wru": "table writes",
@@ -428,7 +512,8 @@ def markdown(inputs: Inputs) -> str:
         "`bench/prices.json` and template.yaml's defaults. Do not edit by hand: `make test` checks that this file "
         "is what those inputs give.",
         "",
-        "The flow is the common failover, Viber UNDELIVERED → SMS delivered, with AWS-sized (1 KB) task tokens, "
+        "The flow is the common failover, Viber UNDELIVERED → SMS delivered, with AWS-sized "
+        f"({TOKEN_LENGTH:,}-byte, the largest) task tokens, "
         "every flow from one application (the worst case for per-key limits).",
         "",
         "## Per flow",
@@ -444,13 +529,12 @@ def markdown(inputs: Inputs) -> str:
         f"| API Gateway requests (client + receipts) | {_n(flow['api_requests'])} | measured |",
         f"| DynamoDB table RRU / WRU | {flow['rru']:g} / {flow['wru_table']:g} | measured, plus one callback-sequence "
         "write per callback (derived) |",
-        f"| DynamoDB ByApplication index WRU | {flow['wru_index']:g} | derived (below) |",
+        f"| DynamoDB ByApplication index WRU | {flow['wru_index']:g} | measured, plus one per callback (derived) |",
         f"| SQS messages (callbacks) | {_n(flow['sqs_messages'])} | derived (below) |",
         f"| **US$ per 1,000 flows** | **${cost['total'] * 1000:.4f}** | ${flow['usd_measured'] * 1000:.4f} as "
-        "`make bench` prices it, plus the index writes and callbacks it leaves out |",
+        "`make bench` prices it (index writes included), plus the callbacks it leaves out |",
         "",
-        "Derived, not measured (the benchmark's meter sees table writes, not index writes, and its flows set no "
-        "callback URL):",
+        "Derived, not measured (the benchmark's flows set no callback URL):",
         "",
     ]
     lines += [f"- `{key}` = {value}: {why}." for key, (value, why) in DERIVED.items()]
@@ -458,7 +542,7 @@ def markdown(inputs: Inputs) -> str:
         "",
         "## Limits, lowest first",
         "",
-        "Flows a second each limit allows on its own = limit ÷ demand per flow.",
+        "Flows a second each limit allows on its own = limit ÷ demand per flow. " + _checked(inputs.quotas),
         "",
         "| limit | limit | demand per flow/s | flows/s it allows | to raise it | source |",
         "|---|---|---|---|---|---|",
@@ -542,26 +626,35 @@ def markdown(inputs: Inputs) -> str:
         "",
         "One-second steps over 24 hours (bench/capacity.py `simulate`, seeded): a diurnal curve (low at 04:00, "
         "high at 14:00) and a one-hour campaign from 18:00 that reaches the peak; Poisson arrivals. Each flow "
-        "needs room in every token bucket (StartExecution, transitions, API Gateway, Lambda concurrency, table "
-        "writes, the busiest index shard) when it starts; without room it waits in the clients' retry queue, and "
-        "that wait is the latency the quotas add. Simplification: a flow's whole demand is charged in the second "
-        "it starts.",
+        "needs room in every token bucket (StartExecution, transitions, SendTaskSuccess, API Gateway, Lambda "
+        "concurrency, table writes, the busiest index shard) when it starts; without room it waits in the "
+        "clients' retry queue, and that wait is the latency the quotas add. Simplification: a flow's whole demand "
+        f"is charged when it starts. Where flows first wait, the window from {FINE_BEFORE} s before to "
+        f"{FINE_AFTER} s after is run again in {FINE_STEP:g} s steps (each second's arrivals spread over it at "
+        "random, seeded; buckets refilled continuously): the rows below the table.",
         "",
         "| scenario | flows in the day | peak flows/s | first wait (time, limit) | wait p50 / p99 / max | "
         "peak queue | left at midnight | throttled by |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    raised = {"sfn_start_execution": 1_500, "sfn_state_transition": 10_000, "lambda_concurrency": 3_000}
+    raised = {
+        "sfn_start_execution": 1_500,
+        "sfn_state_transition": 10_000,
+        "sfn_send_task_success": 3_000,
+        "lambda_concurrency": 3_000,
+    }
     outcomes = []
-    for label, peak, lift in (
+    scenarios = (
         ("default quotas, 250 flows/s peak", 250, None),
         ("default quotas, 1,000 flows/s peak", 1_000, None),
         (
-            "raised quotas (StartExecution 1,500/s, transitions 10,000/s, Lambda 3,000), 1,000 flows/s peak",
+            "raised quotas (StartExecution 1,500/s, transitions 10,000/s, SendTaskSuccess 3,000/s, Lambda 3,000), "
+            "1,000 flows/s peak",
             1_000,
             raised,
         ),
-    ):
+    )
+    for label, peak, lift in scenarios:
         sim = simulate(inputs, flow, peak, lift)
         outcomes.append(sim)
         first = (
@@ -574,39 +667,93 @@ def markdown(inputs: Inputs) -> str:
             f"{throttled} |"
         )
     growth = [LABELS[o["first_growth"][1]] if o["first_growth"] else "nothing" for o in outcomes]
+    lines.append("")
+    for (label, *_), sim in zip(scenarios, outcomes, strict=True):
+        fine = sim["fine"]
+        if fine is None or fine["first_growth"] is None:
+            continue
+        at, key = fine["first_growth"]
+        tenths = round(at * 10)
+        lines.append(
+            f"- {label}, in {FINE_STEP:g} s steps from {_clock(fine['start'])} to {_clock(fine['end'])}: flows first "
+            f"wait at {_clock(tenths // 10)}.{tenths % 10}, for {LABELS[key]}; the flows that arrive in that "
+            f"window wait {fine['wait_p50']:g} s / {fine['wait_p99']:g} s / {fine['wait_max']:g} s (p50 / p99 / "
+            f"max), and {fine['left_waiting']:,} still wait at its end."
+        )
     lines += [
         "",
         "Throttled counts are flow-seconds spent waiting for that bucket. Where latency first grows: "
-        f"{growth[1]} with default quotas at a 1,000 flows/s peak; {growth[2]} once StartExecution, transitions "
-        "and Lambda concurrency are raised. The month's cost at a constant rate uses first-tier prices; API "
-        "Gateway's and Lambda's volume tiers lower it at these volumes.",
+        f"{growth[1]} with default quotas at a 1,000 flows/s peak; {growth[2]} once StartExecution, transitions, "
+        "SendTaskSuccess and Lambda concurrency are raised. The month's cost at a constant rate uses first-tier "
+        "prices; API Gateway's and Lambda's volume tiers lower it at these volumes.",
         "",
     ]
     return "\n".join(lines)
 
 
+TOKEN_ITEM_OVERHEAD = 64  # the task item's keys and attribute names, in bytes
+
+
 def _floor(inputs: Inputs, flow: dict[str, float]) -> list[str]:
     """Issue 18's target, $0.173 per 1,000 Viber -> SMS flows (1.15 x the Step Functions floor), against the
-    services that are not Step Functions: what it leaves DynamoDB."""
+    services that are not Step Functions: what it leaves DynamoDB, and the writes no design can avoid."""
     price = {k: v["usd"] for k, v in inputs.prices["prices"].items()}
     path = next(p for p in inputs.results["cost"]["paths"] if p["path"] == REFERENCE_PATH)
     measured = path["usd_per_1000_flows_aws_tokens"]
     floor = measured["step_functions"]
     target = 1.15 * floor
-    fixed = measured["api_gateway"] + measured["lambda_requests"] + measured["lambda_duration"]
+    fixed = measured["api_gateway"] + measured["lambda_requests"]
     budget = target - floor - fixed
-    wru_budget = budget / 1000 / price["dynamodb_on_demand_wru"]
+    wru_budget = max(0.0, budget) / 1000 / price["dynamodb_on_demand_wru"]
+    token_units = write_units(TOKEN_LENGTH + TOKEN_ITEM_OVERHEAD)
+    steps, receipts = int(path["steps"]), round(path["receipts"])
+    unavoidable = steps * token_units + 2 + 1 + receipts
+    unavoidable_usd = unavoidable * price["dynamodb_on_demand_wru"] * 1000
+    verdict = (
+        "more than that budget: with tokens this size stored in DynamoDB on demand, the target cannot be met"
+        if unavoidable_usd > budget
+        else "within that budget"
+    )
     return [
         f"Step Functions' {flow['transitions']:.0f} transitions cost ${floor:.4f} per 1,000 Viber → SMS flows; "
-        f"1.15 × that is ${target:.4f}. API Gateway's {flow['api_requests']:.0f} requests and the Lambda "
-        f"invocations take ${fixed:.4f} of the ${target - floor:.4f} above the floor, which leaves DynamoDB "
-        f"${budget:.4f}: about {wru_budget:.0f} write units per flow with no reads at all. Measured today "
-        f"(`make bench`, AWS-sized tokens): {path['dynamodb']['wru_aws_tokens']:g} WRU and "
-        f"{path['dynamodb']['rru_aws_tokens']:g} RRU (${measured['dynamodb']:.4f}); with 36-byte tokens "
-        f"{path['dynamodb']['wru']:g} WRU. A digest instead of the resumed token removes the tokens' share of "
-        "the writes, and cutting re-reads saves at most the reads' small share: reaching the target also takes "
-        "fewer writes per flow (each UpdateItem is at least 1 WRU, a transaction 2 per item).",
+        f"1.15 × that is ${target:.4f}. API Gateway's {flow['api_requests']:.0f} requests and the Lambda requests "
+        f"take ${fixed:.4f} of the ${target - floor:.4f} above the floor, which leaves ${budget:.4f} for DynamoDB "
+        f"and Lambda duration together: about {wru_budget:.0f} write units per flow with no reads and no duration. "
+        f"Measured (`make bench`, {TOKEN_LENGTH:,}-byte tokens, index writes included): "
+        f"{path['dynamodb']['wru_aws_tokens']:g} WRU and {path['dynamodb']['rru_aws_tokens']:g} RRU "
+        f"(${measured['dynamodb']:.4f}), Lambda duration ${measured['lambda_duration']:.4f}; with 36-byte tokens "
+        f"{path['dynamodb']['wru']:g} WRU.",
+        "",
+        f"A lower bound: keeping this product's features (the task token in DynamoDB as AWS hands it, search by "
+        f"application, a rate limit per application, every status kept), a design that made no send claim, wrote "
+        f"no verdict and read nothing would still write each step's task token once ({steps} × {token_units} WRU "
+        f"at {TOKEN_LENGTH:,} bytes), the flow and its index entry (2), the rate-limit counter (1) and each of the "
+        f"{receipts} receipts (1 each): "
+        f"{unavoidable} WRU, ${unavoidable_usd:.4f} per 1,000 flows, {verdict}. Since issue 18 the token has an "
+        "item of its own, written once per attempt (the message's updates no longer carry it), `resumedToken` "
+        "keeps a 32-character digest, the send claim is one conditional write followed by a read of the flow "
+        "(not a 4-unit transaction), a verdict that does not end the flow is one conditional write, and the "
+        "provider's answer is written with its status in one write.",
     ]
+
+
+def _checked(quotas: dict[str, Any]) -> str:
+    """Which quotas were seen on their page (quotas.json `checked`), and where, when not on the live page."""
+    unchecked = [key for key, quota in quotas.items() if not quota.get("checked")]
+    archived = [key for key, quota in quotas.items() if quota.get("checked_against")]
+    said = (
+        "Not yet seen on their pages: " + ", ".join(f"`{k}`" for k in unchecked) + "."
+        if unchecked
+        else "Every AWS quota here was seen on its documentation page"
+        + (
+            ", or, for " + ", ".join(f"`{k}`" for k in archived) + ", in AWS's own archived copy of it "
+            "(`checked_against` in quotas.json: the live page's table was not readable); AWS may have raised "
+            "them since."
+            if archived
+            else "."
+        )
+    )
+    return said + " Your account's applied values are in the Service Quotas console."
 
 
 def _search_limits() -> dict[str, int]:

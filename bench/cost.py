@@ -51,7 +51,7 @@ def summarize(path: Path, runs: list[FlowCounts], prices: dict[str, Any]) -> dic
     )
     units = {
         unit: _mean([float(run.aws["units"].get(unit, 0)) for run in runs])
-        for unit in ("rru", "wru", "rru_aws_tokens", "wru_aws_tokens")
+        for unit in ("rru", "wru", "rru_aws_tokens", "wru_aws_tokens", "wru_index")
     }
     calls: dict[str, float] = {}
     for name in sorted({c for run in runs for c in run.aws["calls"]}):

@@ -12,14 +12,17 @@ DynamoDB request units, the approximation (documented in results.md too):
   (read from moto's store around the call), at least 1; a write whose condition fails is charged the same;
 - TransactWriteItems: twice that, per item; a transaction cancelled by a condition is charged as if it had
   been applied (conservative);
+- global secondary indexes: a write that changes an attribute an index projects, on an item in that index,
+  also costs the index 1 WRU per started KB of the index entry (two writes if the index key changed);
 - strongly consistent GetItem: 1 RRU per started 4 KB of the item, at least 1 (also when there is no item);
   eventually consistent reads half that;
 - Query: the sizes of all returned items summed, then 1 RRU per started 4 KB, at least 1 (halved if eventually
   consistent).
 
 Moto's task tokens are 36-character UUIDs; AWS's are opaque strings of about 1 KB (the API allows up to
-2,048 characters). The product stores them in message items (taskToken, resumedToken), so every unit is also
-computed with those attributes at TOKEN_LENGTH bytes: the "aws_tokens" figures.
+2,048 characters). The product stores the token in the step's task item (taskToken; the message's resumedToken
+is a digest), so every unit is also computed with that attribute at TOKEN_LENGTH bytes, the largest: the
+"aws_tokens" figures.
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ from typing import Any
 
 from botocore.handlers import BUILTIN_HANDLERS
 
-TOKEN_LENGTH = 1024  # bytes of an AWS Step Functions task token, for the "aws_tokens" sizes
-TOKEN_ATTRIBUTES = ("taskToken", "resumedToken")
+TOKEN_LENGTH = 2048  # bytes of an AWS Step Functions task token at its largest, for the "aws_tokens" sizes
+TOKEN_ATTRIBUTES = ("taskToken",)  # resumedToken holds a 32-character digest of the token (issue 18), not the token
 _TYPES = {"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"}
 
 
@@ -131,6 +134,24 @@ class _Store:
         return item.to_json()["Attributes"] if item is not None else None
 
     @staticmethod
+    def indexes(table_name: str) -> list[tuple[list[str], list[str] | None]]:
+        """Each global secondary index: its key attributes, and the attributes it projects (None: ALL)."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        from failover_local.aws import ACCOUNT, REGION
+
+        table = dynamodb_backends[ACCOUNT][REGION].get_table(table_name)
+        found = []
+        for index in table.global_indexes:
+            projection = index.projection or {}
+            kind = projection.get("ProjectionType", "ALL")
+            projected = None if kind == "ALL" else table.table_key_attrs + index.schema_key_attrs
+            if kind == "INCLUDE":
+                projected = [*projected, *projection.get("NonKeyAttributes", [])]
+            found.append((index.schema_key_attrs, projected))
+        return found
+
+    @staticmethod
     def key_of(table_name: str, item: dict[str, Any]) -> dict[str, Any]:
         from moto.dynamodb.models import dynamodb_backends
 
@@ -149,7 +170,7 @@ class AwsMeter:
         self._lock = threading.Lock()
         self._local = threading.local()
         self.calls: Counter[tuple[str, str]] = Counter()
-        self.units: Counter[str] = Counter()  # rru, wru, rru_aws_tokens, wru_aws_tokens
+        self.units: Counter[str] = Counter()  # rru, wru, rru_aws_tokens, wru_aws_tokens, wru_index
         self.units_by_operation: Counter[tuple[str, str]] = Counter()  # (operation, unit) → units
         self.errors: list[str] = []
 
@@ -226,6 +247,11 @@ class AwsMeter:
                 charges["wru"] += factor * write_units(max(item_size(old), item_size(new)))
                 tokens = max(item_size(old, TOKEN_LENGTH), item_size(new, TOKEN_LENGTH))
                 charges["wru_aws_tokens"] += factor * write_units(tokens)
+                for keys, projected in _Store.indexes(table):
+                    index_units = index_write_units(old, new, keys, projected)
+                    charges["wru"] += index_units
+                    charges["wru_index"] += index_units  # included in wru, and apart for the capacity model
+                    charges["wru_aws_tokens"] += index_write_units(old, new, keys, projected, TOKEN_LENGTH)
         elif operation == "GetItem":
             consistent = bool(request.get("ConsistentRead"))
             item = _Store.get(request["TableName"], request["Key"])
@@ -242,6 +268,32 @@ class AwsMeter:
             for unit, value in charges.items():
                 self.units[unit] += value
                 self.units_by_operation[(operation, unit)] += value
+
+
+def index_write_units(
+    old: dict[str, Any] | None,
+    new: dict[str, Any] | None,
+    keys: list[str],
+    projected: list[str] | None,
+    token_length: int | None = None,
+) -> int:
+    """Write units a table write costs one global secondary index: nothing unless the item is (or was) in the
+    index and an attribute the index projects changed; two writes when its index key changed (a delete and a
+    put). https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations.Writes
+    """
+
+    def entry(item: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not item or any(key not in item for key in keys):
+            return None  # a sparse index: the item is not in it
+        return item if projected is None else {k: v for k, v in item.items() if k in projected}
+
+    before, after = entry(old), entry(new)
+    if before == after:
+        return 0
+    units = [write_units(item_size(e, token_length)) for e in (before, after) if e is not None]
+    if before is not None and after is not None and any(before[k] != after[k] for k in keys):
+        return sum(units)  # the index key moved: the old entry is deleted, the new one put
+    return max(units)
 
 
 def _written_keys(operation: str, request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

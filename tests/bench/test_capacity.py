@@ -36,5 +36,12 @@ def test_the_simulation_is_seeded_and_finds_the_first_limit():
     flow = capacity.per_flow(inputs)
     first = capacity.simulate(inputs, flow, peak=1000)
     assert first == capacity.simulate(inputs, flow, peak=1000)
-    assert first["first_growth"][1] == "sfn_start_execution"
+    # 1,500 transitions a second over 6 per flow: 250 flows/s, as SendTaskSuccess (500 over 2); the transitions'
+    # bucket (5,000, 833 flows) empties before SendTaskSuccess's (3,000, 1,500 flows) and StartExecution's
+    assert first["first_growth"][1] == "sfn_state_transition"
     assert capacity.simulate(inputs, flow, peak=100)["first_growth"] is None
+    # The window around it, in 0.1 s steps: the first wait falls within that second, for the same limit.
+    second, limit = first["first_growth"]
+    at, fine_limit = first["fine"]["first_growth"]
+    assert second - 1 < at < second + 1 and fine_limit == limit
+    assert 0 < first["fine"]["wait_p50"] <= first["fine"]["wait_max"]

@@ -45,7 +45,7 @@ def failover_calls(stack) -> tuple[list[Call], list[StackValues]]:
 def test_a_failover_records_each_functions_calls_as_iam_requests(failover_calls):
     calls, _ = failover_calls
     used = {(c.principal, c.action) for c in calls}
-    assert ("StatusIngestFunction", "dynamodb:ConditionCheckItem") in used  # a transaction's item, on its own
+    assert ("StatusIngestFunction", "dynamodb:Query") in used  # a message and its task item, in one Query
     assert ("StatusIngestFunction", "states:SendTaskSuccess") in used
     assert ("ApiFunction", "states:StartExecution") in used
     assert ("FailoverStateMachine", "lambda:InvokeFunction") in used
@@ -89,17 +89,20 @@ def test_taking_any_used_action_out_of_its_role_fails_the_check_naming_function_
         assert any(principal in line and action in line for line in report.lines()), report.lines()
 
 
-def test_taking_condition_check_item_out_of_template_yaml_fails_the_check(failover_calls, tmp_path):
-    """The defect of issue 12 itself, edited into a copy of template.yaml and seen through the SAM transform."""
+def test_taking_query_out_of_template_yaml_fails_the_check(failover_calls, tmp_path):
+    """A grant edited out of a copy of template.yaml (issue 12's kind of defect) and seen through the SAM
+    transform: the Query that reads a message with its task item (issue 18)."""
     calls, stacks = failover_calls
     text = TEMPLATE.read_text()
     shutil.copytree(ROOT / "statemachine", tmp_path / "statemachine")
     edited = tmp_path / "template.yaml"
-    edited.write_text(text.replace("dynamodb:UpdateItem, dynamodb:ConditionCheckItem]", "dynamodb:UpdateItem]"))
+    edited.write_text(
+        text.replace("dynamodb:GetItem, dynamodb:Query, dynamodb:UpdateItem]", "dynamodb:GetItem, dynamodb:UpdateItem]")
+    )
     report = check(calls, stacks, template_path=edited)
-    assert ("StatusIngestFunction", "dynamodb:ConditionCheckItem") in {(p, a) for p, a, _ in report.denied}
+    assert ("StatusIngestFunction", "dynamodb:Query") in {(p, a) for p, a, _ in report.denied}
     assert any(
-        line.startswith("NOT ALLOWED: StatusIngestFunction calls dynamodb:ConditionCheckItem on arn:aws:dynamodb:")
+        line.startswith("NOT ALLOWED: StatusIngestFunction calls dynamodb:Query on arn:aws:dynamodb:")
         for line in report.lines()
     )
 

@@ -38,6 +38,7 @@ class CommittedWrite:
 class InMemoryFlowRepository:
     def __init__(self, pause: Callable[[str], None] = lambda what: None, throttle: Callable[[str], bool] | None = None):
         self._items: dict[Key, dict[str, Any]] = {}
+        self._tasks: dict[Key, dict[str, Any]] = {}  # the step's task item (store.py: MSG#<nn>#TASK)
         self._held: dict[Key, str] = {}  # item → the in-flight transaction holding it
         self._pause = pause
         self._throttle = throttle or (lambda what: False)
@@ -103,10 +104,9 @@ class InMemoryFlowRepository:
         flow = self._items.get((tracking_id, None))
         if flow is None:
             return None
-        messages = [
-            copy.deepcopy(item) for (tid, index), item in sorted(self._items.items(), key=_order) if tid == tracking_id
-        ]
-        return copy.deepcopy(flow), [m for m in messages if m is not flow and "index" in m]
+        indexes = sorted({i for tid, i in [*self._items, *self._tasks] if tid == tracking_id and i is not None})
+        messages = [self._merged(tracking_id, index) for index in indexes]
+        return copy.deepcopy(flow), [m for m in messages if "index" in m]
 
     def mark_in_progress(self, tracking_id: str, now: str) -> bool:
         return self._update_flow_if_open(
@@ -133,8 +133,12 @@ class InMemoryFlowRepository:
 
     def get_message(self, tracking_id: str, index: int) -> dict[str, Any] | None:
         self._enter("get_message")
-        item = self._items.get((tracking_id, index))
-        return copy.deepcopy(item) if item else None
+        return self._merged(tracking_id, index) or None
+
+    def _merged(self, tracking_id: str, index: int) -> dict[str, Any]:
+        """The message with its task item folded in, as store.py reads them (the task's createdAt wins)."""
+        key = (tracking_id, index)
+        return copy.deepcopy({**self._items.get(key, {}), **self._tasks.get(key, {})})
 
     def _message(self, tracking_id: str, index: int, what: str) -> dict[str, Any]:
         item = self._write((tracking_id, index), what)
@@ -143,25 +147,23 @@ class InMemoryFlowRepository:
 
     def claim(self, tracking_id: str, index: int, task_token: str, now: str) -> dict[str, Any]:
         self._enter("claim")
-        item = self._message(tracking_id, index, "claim")
-        item["taskToken"] = task_token
-        item.setdefault("createdAt", now)
-        item["sendAttempts"] = item.get("sendAttempts", 0) + 1
+        task = self._tasks.setdefault((tracking_id, index), {"index": index})  # never in a transaction
+        task["taskToken"] = task_token
+        task.setdefault("createdAt", now)
+        task["sendAttempts"] = task.get("sendAttempts", 0) + 1
         self._commit((tracking_id, index), "claim")
-        return copy.deepcopy(item)
+        return self.get_message(tracking_id, index) or {}
 
     def claim_send(self, tracking_id: str, index: int) -> bool:
+        """As store.py: a conditional write on the message, then a consistent read of the flow."""
         self._enter("claim_send")
-        message, flow = (tracking_id, index), (tracking_id, None)
-
-        def apply() -> None:
-            self._items.setdefault(message, {"index": index})["sendClaimed"] = True
-
-        return self._transact(
-            "claim_send",
-            [(message, lambda item: "sendClaimed" not in item), (flow, lambda item: item.get("status") in OPEN)],
-            apply,
-        )
+        item = self._message(tracking_id, index, "claim_send")
+        if "sendClaimed" in item:
+            return False
+        item["sendClaimed"] = True
+        self._commit((tracking_id, index), "claim_send")
+        flow = self.get_flow(tracking_id)
+        return flow is not None and flow.get("status") in OPEN
 
     def release_send(self, tracking_id: str, index: int) -> None:
         self._enter("release_send")
@@ -226,26 +228,27 @@ class InMemoryFlowRepository:
                     changes["terminationChannel"] = verdict.terminationChannel.value
                 self._items[flow].update(changes)
 
+        if final is None:  # a NEXT verdict: one conditional write on the message (store.py), no flow check
+            if "verdict" in self._write(message, "resolve"):
+                return False
+            apply()
+            self._commit(message, "resolve")
+            return True
         return self._transact(
             "resolve",
             [(message, lambda item: "verdict" not in item), (flow, lambda item: item.get("status") in OPEN)],
             apply,
         )
 
-    def mark_resumed(self, tracking_id: str, index: int, task_token: str) -> None:
+    def mark_resumed(self, tracking_id: str, index: int, resumed: str) -> None:
         self._enter("mark_resumed")
-        self._message(tracking_id, index, "mark_resumed")["resumedToken"] = task_token
+        self._message(tracking_id, index, "mark_resumed")["resumedToken"] = resumed
         self._commit((tracking_id, index), "mark_resumed")
 
     # --- for assertions (no pause) ------------------------------------------------------------------------
 
     def peek(self, tracking_id: str, index: int | None = None) -> dict[str, Any]:
         return copy.deepcopy(self._items.get((tracking_id, index), {}))
-
-
-def _order(entry: tuple[Key, dict[str, Any]]) -> tuple[str, int]:
-    (tracking_id, index), _ = entry
-    return tracking_id, -1 if index is None else index
 
 
 @dataclass

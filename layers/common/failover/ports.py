@@ -28,7 +28,8 @@ class FlowRepository(Protocol):
         ...
 
     def claim_send(self, tracking_id: str, index: int) -> bool:
-        """True for exactly one caller per step: that caller may call the provider."""
+        """True for exactly one caller per step, and only while the flow is open: that caller may call the
+        provider. (False also when the claim was taken but the flow had ended by then.)"""
         ...
 
     def release_send(self, tracking_id: str, index: int) -> None:
@@ -61,8 +62,8 @@ class FlowRepository(Protocol):
         """Fix the step's verdict once; a verdict that ends the flow ends it in the same transaction."""
         ...
 
-    def mark_resumed(self, tracking_id: str, index: int, task_token: str) -> None:
-        """Step Functions has confirmed that the task holding `task_token` no longer waits."""
+    def mark_resumed(self, tracking_id: str, index: int, resumed: str) -> None:
+        """Step Functions has confirmed that the task no longer waits; `resumed` is its token's digest."""
         ...
 
 

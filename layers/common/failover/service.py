@@ -30,7 +30,7 @@ from failover.providers import (
     Unconfirmed,
 )
 from failover.retries import Backoff, retrying
-from failover.signing import CallbackSigner, parse_step_id, step_id
+from failover.signing import CallbackSigner, parse_step_id, step_id, token_digest
 
 if TYPE_CHECKING:  # only the api function's wiring builds one (Powertools Idempotency)
     from failover.idempotency import IdempotentCalls
@@ -262,7 +262,8 @@ class FailoverService:
             self._end_task(flow, index, task_token)
             return
         claimed = self._store.claim(tracking_id, index, task_token, self._now())
-        self._store.mark_in_progress(tracking_id, self._now())
+        if flow["status"] == domain.FlowStatus.QUEUED:  # a status only moves forward: else the write would refuse
+            self._store.mark_in_progress(tracking_id, self._now())
         status = (claimed.get("status") or {}).get("name")
         if status is not None and domain.is_final(channel, status):
             logger.warning("Step already has a final status; not sending", extra={"trackingId": tracking_id})
@@ -326,9 +327,18 @@ class FailoverService:
         except SendError as refusal:
             self._record_refusal(flow, index, channel, refusal)
             return False
-        self._store.record_accepted(tracking_id, index, accepted.provider_message_id, accepted.price, accepted.parts)
-        if accepted.status is not None:  # the answer's details (country, sender name) are written with its status
-            self._record(flow, index, channel, Receipt(status=accepted.status, details=accepted.details))
+        # The answer's status and details (country, sender name) and the provider's id in one write; the id
+        # alone when the answer has no status or a receipt overtook it with a higher one.
+        provider_fields = {
+            "providerMessageId": accepted.provider_message_id,
+            "price": accepted.price,
+            "parts": accepted.parts,
+        }
+        answer = Receipt(status=accepted.status, details=accepted.details) if accepted.status is not None else None
+        if answer is None or not self._record(flow, index, channel, answer, extra=provider_fields):
+            self._store.record_accepted(
+                tracking_id, index, accepted.provider_message_id, accepted.price, accepted.parts
+            )
         logger.info("Step sent", extra={"trackingId": tracking_id, "index": index, "channel": channel.value})
         count("MessagesSent", channel)
         return False
@@ -403,9 +413,9 @@ class FailoverService:
             extra=_notify(flow),
         )
         message = self._store.get_message(tracking_id, index) or {}
-        if message.get("taskToken") and message.get("resumedToken") != message["taskToken"]:
+        if message.get("taskToken") and message.get("resumedToken") != token_digest(message["taskToken"]):
             # The task that held this token timed out: nobody needs to resume it any more.
-            self._store.mark_resumed(tracking_id, index, message["taskToken"])
+            self._store.mark_resumed(tracking_id, index, token_digest(message["taskToken"]))
         verdict = self._advance(flow, index)
         if verdict is None:
             # Only a DELIVERED that awaits SEEN (expireOnDelivery) is final yet undecided: it expires now. That
@@ -521,10 +531,10 @@ class FailoverService:
     def _advance(self, flow: dict[str, Any], index: int) -> Verdict | None:
         """Resolve the step once its status is final; resume the waiting task until Step Functions confirms.
 
-        The resume is recorded (resumedToken) only after SendTaskSuccess answered. Until then every writer that
-        passes here (a duplicate receipt, a retried invocation) calls it again; Step Functions completes a task
-        once and answers TaskTimedOut to the others (workflow.py), so repeating it is harmless, and a writer that
-        dies between the verdict and the resume cannot stall the task."""
+        The resume is recorded (resumedToken: the token's digest) only after SendTaskSuccess answered. Until then
+        every writer that passes here (a duplicate receipt, a retried invocation) calls it again; Step Functions
+        completes a task once and answers TaskTimedOut to the others (workflow.py), so repeating it is harmless,
+        and a writer that dies between the verdict and the resume cannot stall the task."""
         tracking_id = flow["trackingId"]
         message = self._store.get_message(tracking_id, index) or {}
         if "verdict" not in message:
@@ -538,9 +548,9 @@ class FailoverService:
                 return verdict
         verdict = Verdict.model_validate(message["verdict"])
         token = message.get("taskToken")
-        if token and message.get("resumedToken") != token:
+        if token and message.get("resumedToken") != token_digest(token):
             self._workflow.resume(token, verdict.model_dump(mode="json", exclude_none=True))
-            self._store.mark_resumed(tracking_id, index, token)
+            self._store.mark_resumed(tracking_id, index, token_digest(token))
         return verdict
 
     def _judge(self, flow: dict[str, Any], index: int, message: dict[str, Any]) -> Verdict | None:

@@ -1,4 +1,5 @@
-"""Signed callback tokens: the only way a receipt is authenticated and tied to a step."""
+"""Signed callback tokens: the only way a receipt is authenticated and tied to a step; and the digest the message
+keeps of a resumed Step Functions task token."""
 
 from __future__ import annotations
 
@@ -37,3 +38,9 @@ def step_id(tracking_id: str, index: int) -> str:
 def parse_step_id(value: str) -> tuple[str, int]:
     tracking_id, _, index = value.rpartition(".")
     return tracking_id, int(index)
+
+
+def token_digest(task_token: str) -> str:
+    """What the message item keeps of a resumed task token (resumedToken): only its equality with the step's
+    taskToken matters, and AWS's tokens run to 2 KB, so 32 hex characters instead of the token (SHA-256)."""
+    return hashlib.sha256(task_token.encode()).hexdigest()[:32]
