@@ -1,9 +1,10 @@
 """A load generator in its own process, so that its clients do not share the local stack's GIL.
 
-    python -m bench.load <api url> <clients> <flows> <application id> <secret> <digits>
+    python -m bench.load <api url> <clients> <flows> <application id> <secret> <digits>[,<digits>...] [<tag>]
 
-Each client gets its own Bearer token, then POSTs its share of the flows back to back. Prints one JSON object:
-the wall-clock start and end, the accepted trackingIds, and the errors.
+Each client gets its own Bearer token, then POSTs its share of the flows back to back. With several digit
+triples (bench.flows paths), flow n follows the n-th path in turn. Prints one JSON object: the wall-clock start
+and end, the accepted flows (trackingId, recipient, digits), the POST latencies and the errors.
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ import time
 from typing import Any
 
 import requests
+
+# The paths by their digits (bench.flows.PATHS and EXPIRY_PATH): channels and ttl in minutes.
+SHAPES: dict[str, list[tuple[str, float]]] = {
+    "000": [("Viber", 5)],
+    "100": [("Viber", 5), ("Sms", 5)],
+    "111": [("Viber", 5), ("Sms", 5), ("Voice", 5)],
+    "200": [("Viber", 0.5), ("Sms", 5)],
+}
 
 
 def _session(url: str, application_id: str, secret: str) -> requests.Session:
@@ -28,11 +37,42 @@ def _session(url: str, application_id: str, secret: str) -> requests.Session:
     return session
 
 
+def _step(channel: str, order: int, to: str, ttl: float) -> dict[str, Any]:
+    if channel == "Viber":
+        return {
+            "type": "Viber",
+            "order": order,
+            "to": to,
+            "senderInfoTrackingId": "MyBank",
+            "ttl": ttl,
+            "message": {"text": "Your PIN is 4821"},
+        }
+    if channel == "Sms":
+        return {"type": "Sms", "order": order, "from": "MyBank", "to": to, "ttl": ttl, "message": {"body": "PIN 4821"}}
+    return {
+        "type": "Voice",
+        "order": order,
+        "from": "302101234567",
+        "to": {"phone": to},
+        "ttl": ttl,
+        "dialPlan": {
+            "verbs": [{"type": "SAY", "message": {"text": "4 8 2 1", "language": "en-US", "gender": "female"}}]
+        },
+    }
+
+
+def body(digits: str, to: str) -> dict[str, Any]:
+    shape = SHAPES.get(digits, SHAPES["100"])
+    return {"flow": [_step(channel, n, to, ttl) for n, (channel, ttl) in enumerate(shape, start=1)]}
+
+
 def main() -> None:
     url, clients, flows, application_id, secret, digits = sys.argv[1:7]
+    tag = sys.argv[7] if len(sys.argv) > 7 else "0"
+    paths = digits.split(",")
     clients_n, flows_n = int(clients), int(flows)
     sessions = [_session(url, application_id, secret) for _ in range(clients_n)]
-    accepted: list[str] = []
+    accepted: list[dict[str, str]] = []
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -43,37 +83,23 @@ def main() -> None:
         share = flows_n // clients_n + (1 if index < flows_n % clients_n else 0)
         start.wait()
         for n in range(share):
-            to = f"+3069{index:02d}{n:03d}{digits}"
-            body: dict[str, Any] = {
-                "flow": [
-                    {
-                        "type": "Viber",
-                        "order": 1,
-                        "to": to,
-                        "senderInfoTrackingId": "MyBank",
-                        "ttl": 5,
-                        "message": {"text": "Your PIN is 4821"},
-                    },
-                    {
-                        "type": "Sms",
-                        "order": 2,
-                        "from": "MyBank",
-                        "to": to,
-                        "ttl": 5,
-                        "message": {"body": "Your PIN is 4821"},
-                    },
-                ]
-            }
-            for _ in range(3):  # a refused POST is recorded, then retried with a fresh token
+            path = paths[(n * clients_n + index) % len(paths)]
+            to = f"+3069{tag[-1]}{index % 10}{n % 1000:03d}{path}"  # a Greek mobile, unique per run
+            for _ in range(3):  # a refused or failed POST is recorded, then retried with a fresh token
                 began = time.perf_counter()
-                response = session.post(f"{url}/failover", json=body, timeout=60)
-                took = time.perf_counter() - began
-                with lock:
-                    if response.status_code == 200:
-                        accepted.append(response.json()["trackingId"])
-                        latencies.append(took)
-                        break
-                    errors.append(f"{response.status_code}: {response.text[:200]}")
+                try:
+                    response = session.post(f"{url}/failover", json=body(path, to), timeout=60)
+                except requests.RequestException as error:
+                    with lock:
+                        errors.append(f"{type(error).__name__}: {error}"[:200])
+                else:
+                    took = time.perf_counter() - began
+                    with lock:
+                        if response.status_code == 200:
+                            accepted.append({"trackingId": response.json()["trackingId"], "to": to, "digits": path})
+                            latencies.append(took)
+                            break
+                        errors.append(f"{response.status_code}: {response.text[:200]}")
                 session.close()
                 session = _session(url, application_id, secret)
 

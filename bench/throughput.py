@@ -45,7 +45,7 @@ def measure(flows: dict[int, int] = FLOWS) -> dict[str, Any]:
             command += [application_id, secret, DIGITS]
             done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
             load = json.loads(done.stdout)
-            accepted = load["accepted"]
+            accepted = [flow["trackingId"] for flow in load["accepted"]]
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and not all(t in completed for t in accepted):
                 time.sleep(0.05)

@@ -508,7 +508,7 @@ class LocalAws:
             else:
                 sqs = QueueMapping(function, properties, self.queue_urls[properties["Queue"]], self.invoke, self.faults)
                 self.queue_mappings.append(sqs)
-                targets = [sqs.run] * 4  # several pollers per queue, as Lambda scales an SQS mapping
+                targets = [sqs.run]  # one long-polling receiver, up to 4 invocations at once
             for n, target in enumerate(targets):
                 thread = threading.Thread(target=target, name=f"{kind}-{function}-{n}", daemon=True)
                 thread.start()

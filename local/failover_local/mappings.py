@@ -31,6 +31,7 @@ from typing import Any
 import boto3
 
 from failover_local.faults import FaultPlan
+from failover_local.moto_patches import wait_for_messages, wake
 
 Invoke = Callable[[str, dict[str, Any]], Any]
 SHARD_ID = "shardId-00000000000000000001-local"
@@ -205,10 +206,20 @@ class StreamMapping:
 
 
 class QueueMapping:
-    """One SQS queue → one function: receive, invoke, delete what the function did not report as failed."""
+    """One SQS queue → one function: receive, invoke, delete what the function did not report as failed.
+
+    One receiver long-polls the queue and hands each batch to one of up to `concurrency` invokers, as Lambda
+    scales an SQS mapping out; it receives only when an invoker is free, so no message waits invisible in here.
+    """
 
     def __init__(
-        self, function: str, properties: dict[str, Any], url: str, invoke: Invoke, faults: FaultPlan | None = None
+        self,
+        function: str,
+        properties: dict[str, Any],
+        url: str,
+        invoke: Invoke,
+        faults: FaultPlan | None = None,
+        concurrency: int = 4,
     ):
         self.function = function
         self._properties = properties
@@ -218,9 +229,11 @@ class QueueMapping:
         self._stop = threading.Event()
         self._busy = 0
         self._lock = threading.Lock()
+        self._free = threading.Semaphore(concurrency)
 
     def stop(self) -> None:
         self._stop.set()
+        wake(self._url)
 
     def idle(self) -> bool:
         """No invocation in flight, and no message in the queue (visible, in flight or delayed)."""
@@ -237,24 +250,42 @@ class QueueMapping:
 
     def run(self) -> None:
         sqs = boto3.client("sqs")
-        while not self._stop.is_set():
-            try:
-                messages = sqs.receive_message(
-                    QueueUrl=self._url, MaxNumberOfMessages=int(self._properties.get("BatchSize", 10)),
-                    AttributeNames=["All"],
-                ).get("Messages", [])  # fmt: skip
-            except Exception:  # noqa: BLE001 - the mock is stopping
-                return
-            if not messages:
-                self._stop.wait(0.05)
-                continue
-            with self._lock:
-                self._busy += 1
-            try:
-                self._deliver(sqs, messages)
-            finally:
+        invokers: list[threading.Thread] = []
+        try:
+            while not self._stop.is_set():
+                while not self._free.acquire(timeout=0.5):
+                    if self._stop.is_set():
+                        return
+                try:
+                    messages = sqs.receive_message(
+                        QueueUrl=self._url, MaxNumberOfMessages=int(self._properties.get("BatchSize", 10)),
+                        AttributeNames=["All"],
+                    ).get("Messages", [])  # fmt: skip
+                except Exception:  # noqa: BLE001 - the mock is stopping
+                    self._free.release()
+                    return
+                if not messages:
+                    self._free.release()
+                    # A long poll: back when a message is sent or the mapping stops; at least once a second for
+                    # messages whose delay or visibility timeout ends (those notify nobody).
+                    wait_for_messages(self._url, 1.0, self._stop.is_set)
+                    continue
                 with self._lock:
-                    self._busy -= 1
+                    self._busy += 1
+                invoker = threading.Thread(target=self._invoker, args=(sqs, messages), daemon=True)
+                invoker.start()
+                invokers = [t for t in invokers if t.is_alive()] + [invoker]
+        finally:
+            for invoker in invokers:
+                invoker.join(timeout=10)
+
+    def _invoker(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
+        try:
+            self._deliver(sqs, messages)
+        finally:
+            with self._lock:
+                self._busy -= 1
+            self._free.release()
 
     def _deliver(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
         records = [

@@ -15,19 +15,48 @@
 5. ReceiveMessage (SQS). moto picks and hides messages without a lock, so two concurrent receivers of one queue
    (the local SQS mapping runs four) can both get the same message at once. SQS hides a received message from
    other receivers; its rarer duplicates are the fault mode's `sqs_redeliver`. We receive one at a time per queue.
+6. Instance tracking (all services). moto's BaseModel.__new__ appends every model object it ever creates to a
+   class-level list, for its /moto-api dashboard; none is ever freed, so memory grows with every item written
+   (issue 14). The local stack never reads that list: we create models without tracking them.
+7. Stream shard (DynamoDB). moto appends every write of a table with a stream to that table's shard, forever
+   (DynamoDB Streams keeps records 24 hours). Our stream mapping is fed by patch 4, not by moto's shard, and
+   nothing reads the shard here: we drop its records. (tests/unit/test_recapture.py reads a shard on plain moto.)
+8. Task clients (Step Functions). moto's interpreter builds a new boto3 Lambda client for every Task state it
+   runs (tens of milliseconds and a few MB of garbage each); a client is thread-safe: we build one per region
+   and mode (in-process or server) and reuse it. Each call still goes through botocore's hooks, so the IAM
+   recorder sees every invocation.
+9. JSONPath (Step Functions). moto's interpreter parses every JSONPath (InputPath, Parameters, ResultPath,
+   SecondsPath, ...) again at every evaluation; the definition's paths are few and fixed: we cache the parses.
+10. Finished executions (Step Functions). moto keeps every execution, with its history, forever, and finds a
+   task token by scanning all of them: memory and the cost of each SendTaskSuccess grow with every flow run.
+   We drop executions that finished more than EXECUTION_RETENTION seconds ago (AWS keeps them 90 days; the
+   local stack's readers, tests and the benchmark, read a history right after its flow ends). A pruned name is
+   still refused by StartExecution with ExecutionAlreadyExists, as AWS refuses a reused name.
+
+SQS long polling uses moto's own queue condition (wait_for_messages below): no patch.
+
+The patches are written against the moto versions in TESTED_MOTO; start() refuses another version, and
+tests/unit/test_moto_patches.py fails when the source of any patched moto function changes.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import hashlib
+import importlib.metadata
 import inspect
 import json
+import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
+from moto.core.common_models import BaseModel
+from moto.core.models import botocore_stubber
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -38,8 +67,13 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
-from moto.sqs.models import SQSBackend
+from moto.dynamodb.models.table import StreamShard
+from moto.sqs.models import SQSBackend, sqs_backends
+from moto.stepfunctions.exceptions import ExecutionAlreadyExists
 from moto.stepfunctions.models import StepFunctionBackend
+from moto.stepfunctions.parser.asl.component.common.path import result_path
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from failover_local import faults as fault_errors
@@ -49,6 +83,85 @@ Change = tuple[dict[str, Any] | None, dict[str, Any], dict[str, Any]]  # old ima
 ChangeObserver = Callable[[Change], None]
 
 _ITEM_WRITES = ("put_item", "update_item", "delete_item")
+TESTED_MOTO = ((5, 2, 5), (5, 3))  # from, up to but not including; also pyproject.toml's range
+EXECUTION_RETENTION = float(os.environ.get("FAILOVER_LOCAL_EXECUTION_RETENTION", "120"))  # seconds after the end
+
+
+# The moto code each patch replaces or relies on (patch numbers as above): moto_changes() fingerprints them.
+def _patched_moto() -> dict[str, Callable[..., Any]]:
+    from moto.sqs.models import Queue
+
+    return {
+        "1,2,4 DynamoDBBackend.get_item": DynamoDBBackend.get_item,
+        "1,2,4 DynamoDBBackend.query": DynamoDBBackend.query,
+        "1,2,4 DynamoDBBackend.scan": DynamoDBBackend.scan,
+        "1,2,4 DynamoDBBackend.put_item": DynamoDBBackend.put_item,
+        "1,2,4 DynamoDBBackend.update_item": DynamoDBBackend.update_item,
+        "1,2,4 DynamoDBBackend.delete_item": DynamoDBBackend.delete_item,
+        "2 DynamoDBBackend.transact_write_items": DynamoDBBackend.transact_write_items,
+        "3,10 StepFunctionsParserBackend.start_execution": StepFunctionsParserBackend.start_execution,
+        "3 StepFunctionsParserBackend.send_task_success": StepFunctionsParserBackend.send_task_success,
+        "5 SQSBackend.receive_message": SQSBackend.receive_message,
+        "long poll Queue.add_message": Queue.add_message,
+        "long poll Queue.wait_for_messages": Queue.wait_for_messages,
+        "6 BaseModel.__new__": BaseModel.__new__,
+        "7 StreamShard.add": StreamShard.add,
+        "8 boto_client_for": boto_client.boto_client_for,
+        "8 lambda_eval_utils.exec_lambda_function": lambda_eval_utils.exec_lambda_function,
+        "9 json_path.extract_json": json_path.extract_json,
+        "9 ResultPath._eval_body": result_path.ResultPath._eval_body,  # noqa: SLF001
+        "10 StepFunctionBackend.describe_execution": StepFunctionBackend.describe_execution,
+    }
+
+
+def fingerprint(function: Callable[..., Any]) -> str:
+    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+
+
+def moto_changes(expected: dict[str, str]) -> list[str]:
+    """The patched moto functions whose source differs from `expected` (name → fingerprint)."""
+    current = {name: fingerprint(function) for name, function in _patched_moto().items()}
+    return sorted(name for name in current.keys() | expected.keys() if current.get(name) != expected.get(name))
+
+
+def check_moto_version() -> str:
+    version = importlib.metadata.version("moto")
+    numbers = tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
+    if not TESTED_MOTO[0] <= numbers < TESTED_MOTO[1]:
+        tested = "-".join(".".join(map(str, bound)) for bound in TESTED_MOTO)
+        raise RuntimeError(
+            f"moto {version} is outside the range failover_local.moto_patches was tested with ({tested}, excluded): "
+            "re-read each patch against the new moto, then widen TESTED_MOTO and pyproject.toml"
+        )
+    return version
+
+
+def wait_for_messages(queue_url: str, timeout: float, stopping: Callable[[], bool]) -> None:
+    """Block until the queue has a visible message, `stopping()` is true (after wake()), or `timeout` passes:
+    a long poll on moto's own condition, which SendMessage notifies."""
+    queue = _queue(queue_url)
+    if queue is None:
+        time.sleep(min(timeout, 0.05))
+        return
+    with queue._messages_lock:  # noqa: SLF001 - moto's condition for its own long polling
+        queue._messages_lock.wait_for(lambda: stopping() or queue.messages, timeout)  # noqa: SLF001
+
+
+def wake(queue_url: str) -> None:
+    """Wake the pollers waiting on a queue (to see that they are stopping)."""
+    queue = _queue(queue_url)
+    if queue is not None:
+        with queue._messages_lock:  # noqa: SLF001
+            queue._messages_lock.notify_all()  # noqa: SLF001
+
+
+def _queue(queue_url: str) -> Any:
+    name = queue_url.rstrip("/").rsplit("/", 1)[-1]
+    for account in list(sqs_backends.keys()):
+        for backend in list(sqs_backends[account].values()):
+            if name in backend.queues:
+                return backend.queues[name]
+    return None
 
 
 class SharedExclusiveLock:
@@ -88,7 +201,7 @@ class SharedExclusiveLock:
 
 
 class MotoPatches:
-    """Patches 1 to 5 on moto's backends; start() applies them, stop() removes them."""
+    """Patches 1 to 10 on moto's backends; start() applies them, stop() removes them."""
 
     def __init__(self, on_change: ChangeObserver | None = None, faults: FaultPlan | None = None):
         self._on_change = on_change
@@ -100,8 +213,12 @@ class MotoPatches:
         self._transactional: set[tuple[str, str, str]] = set()  # items some transaction has written
         self._inside = threading.local()  # a patched call in progress on this thread: nested calls go straight in
         self._patchers: list[Any] = []
+        self._executions_guard = threading.Lock()
+        self._pruned: set[str] = set()  # ARNs of executions dropped by patch 10
+        self._pruned_at = 0.0
 
     def start(self) -> MotoPatches:
+        check_moto_version()
         originals = {name: getattr(DynamoDBBackend, name) for name in ("get_item", "query", "scan", *_ITEM_WRITES)}
         for name, method in originals.items():
             self._patch(DynamoDBBackend, name, self._wrap(name, method))
@@ -112,6 +229,13 @@ class MotoPatches:
                 for name in ("send_task_success", "start_execution"):
                     if name in vars(backend):
                         self._patch(backend, name, self._sfn_faults(getattr(backend, name)))
+        self._patch(BaseModel, "__new__", staticmethod(_untracked_new))
+        self._patch(StreamShard, "add", _drop_stream_record)
+        self._patch(lambda_eval_utils, "boto_client_for", _reused_client(boto_client.boto_client_for))
+        self._patch(json_path, "parse", _cached_parse(json_path.parse))
+        self._patch(result_path, "parse", _cached_parse(result_path.parse))
+        start_execution = StepFunctionsParserBackend.start_execution
+        self._patch(StepFunctionsParserBackend, "start_execution", self._pruning(start_execution))
         return self
 
     def stop(self) -> None:
@@ -338,6 +462,37 @@ class MotoPatches:
 
         return receive_message
 
+    # --- patch 10: finished executions -------------------------------------------------------------------
+
+    def _pruning(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        patches = self
+
+        def start_execution(backend: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
+            with patches._executions_guard:
+                arn = f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+                if name is not None and arn in patches._pruned:
+                    raise ExecutionAlreadyExists("Execution Already Exists: '" + arn + "'")
+                patches._prune(backend)
+                return method(backend, state_machine_arn, name, *args, **kwargs)
+
+        return start_execution
+
+    def _prune(self, backend: Any) -> None:
+        """Drop executions that ended more than EXECUTION_RETENTION seconds ago (at most once a second)."""
+        now = time.time()
+        if now - self._pruned_at < 1.0:
+            return
+        self._pruned_at = now
+        for state_machine in backend.state_machines:
+            old = [
+                e
+                for e in state_machine.executions
+                if e.stop_date is not None and now - e.stop_date.timestamp() > EXECUTION_RETENTION
+            ]
+            for execution in old:
+                self._pruned.add(execution.execution_arn)
+                state_machine.executions.remove(execution)
+
     # --- patch 3: Step Functions faults ---------------------------------------------------------------------
 
     def _sfn_faults(self, method: Callable[..., Any]) -> Callable[..., Any]:
@@ -352,3 +507,36 @@ class MotoPatches:
             return method(*args, **kwargs)
 
         return call
+
+
+# --- patches 6 to 9 -----------------------------------------------------------------------------------------
+
+
+def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    """Patch 6: BaseModel.__new__ without the append to cls.instances_tracked."""
+    return super(BaseModel, cls).__new__(cls)  # type: ignore[misc]
+
+
+def _drop_stream_record(shard: Any, old: Any, new: Any) -> None:
+    """Patch 7: StreamShard.add, keeping nothing (the local stream mapping gets its records from patch 4)."""
+
+
+def _reused_client(build: Callable[..., Any]) -> Callable[..., Any]:
+    """Patch 8: boto_client_for, one client per (region, service, in-process or server) for the process."""
+    clients: dict[tuple[str, str, bool], Any] = {}
+    lock = threading.Lock()
+
+    @functools.wraps(build)
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (region, service, botocore_stubber.enabled)
+        with lock:
+            if key not in clients:
+                clients[key] = build(region=region, service=service, state_credentials=state_credentials)
+            return clients[key]
+
+    return boto_client_for
+
+
+def _cached_parse(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Patch 9: jsonpath_ng's parse, remembered per path (a parsed path is only read by find/update)."""
+    return functools.lru_cache(maxsize=1024)(parse)

@@ -65,6 +65,7 @@ def swagger_asset(name: str) -> tuple[str, bytes] | None:
 DEFAULT_PORT = 3000
 DEFAULT_SIMULATOR_PORT = 3001
 HOST = "127.0.0.1"
+LISTEN_BACKLOG = 128  # connections the kernel queues before the server accepts them (capped by net.core.somaxconn)
 
 
 @dataclass(frozen=True)
@@ -215,8 +216,12 @@ class LocalStack:
 
 
 class _Server(ThreadingHTTPServer):
+    """One thread per connection, and a listen backlog that holds a burst (socketserver's default is 5: a burst
+    of receipts overflowed it and lost connections)."""
+
     daemon_threads = True
     block_on_close = True
+    request_queue_size = LISTEN_BACKLOG
     stack: LocalStack
 
 

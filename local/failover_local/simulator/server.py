@@ -512,6 +512,7 @@ def receipts(message: Message, event: Event, time_scale: float) -> list[dict[str
 class _Server(ThreadingHTTPServer):
     daemon_threads = False  # so server_close() joins the request threads: none is left behind
     block_on_close = True
+    request_queue_size = 128  # a burst of sends is queued, not refused (socketserver's default backlog is 5)
     simulator: Simulator
 
 

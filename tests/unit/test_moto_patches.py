@@ -1,0 +1,112 @@
+"""The local stack's patches to moto (failover_local.moto_patches): pinned to the moto they were written against,
+and each doing what its comment says."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.core.common_models import BaseModel
+from moto.dynamodb.models.table import StreamShard
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.utils import json_path
+
+from failover_local import moto_patches
+from failover_local.moto_patches import MotoPatches, check_moto_version, moto_changes
+from failover_local.polling import wait_for
+
+# sha256 (first 16 hex digits) of the source of each moto function a patch replaces or relies on, in moto 5.2.5.
+# When moto changes one, re-read the patches named by its number, then update its fingerprint here.
+FINGERPRINTS = {
+    "1,2,4 DynamoDBBackend.get_item": "290b95c46b38bc5a",
+    "1,2,4 DynamoDBBackend.query": "b8f2b308cd13edb4",
+    "1,2,4 DynamoDBBackend.scan": "9b5227800f9a320c",
+    "1,2,4 DynamoDBBackend.put_item": "f5d9a5042c77b89e",
+    "1,2,4 DynamoDBBackend.update_item": "218984588dd689a5",
+    "1,2,4 DynamoDBBackend.delete_item": "083a4bb1af18f6fd",
+    "2 DynamoDBBackend.transact_write_items": "81db2cb7d94e39c9",
+    "3,10 StepFunctionsParserBackend.start_execution": "0f8d9dd57baf0c28",
+    "3 StepFunctionsParserBackend.send_task_success": "2e95c66f0d676001",
+    "5 SQSBackend.receive_message": "065f3e5e7d214408",
+    "long poll Queue.add_message": "f27c9231c1f20433",
+    "long poll Queue.wait_for_messages": "58432562ccf2e13e",
+    "6 BaseModel.__new__": "08cf0ef20e88029a",
+    "7 StreamShard.add": "357dc6da267e5dd7",
+    "8 boto_client_for": "1f44dc2ac8aa2179",
+    "8 lambda_eval_utils.exec_lambda_function": "26ae15132de11b87",
+    "9 json_path.extract_json": "932245247973780c",
+    "9 ResultPath._eval_body": "a6d93b4e5a332fad",
+    "10 StepFunctionBackend.describe_execution": "74309ac20095b102",
+}
+
+
+def test_moto_is_the_version_the_patches_were_written_for():
+    assert check_moto_version()
+    changed = moto_changes(FINGERPRINTS)
+    assert not changed, f"moto changed under failover_local.moto_patches: {changed}; re-read those patches"
+
+
+def test_the_version_and_source_checks_can_fail(monkeypatch):
+    assert moto_changes({**FINGERPRINTS, "7 StreamShard.add": "0" * 16}) == ["7 StreamShard.add"]
+    monkeypatch.setattr(moto_patches.importlib.metadata, "version", lambda name: "6.0.0")
+    with pytest.raises(RuntimeError, match="moto 6.0.0 is outside"):
+        MotoPatches().start()
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), MotoPatches():
+        yield
+
+
+def _table():
+    return boto3.resource("dynamodb").create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+
+
+def test_models_are_not_tracked_and_the_stream_shard_keeps_nothing(aws):
+    from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+
+    table = _table()
+    tracked = {cls: len(cls.instances_tracked) for cls in (StreamShard, *BaseModel.__subclasses__())}
+    for n in range(20):
+        table.put_item(Item={"pk": str(n), "v": n})
+    assert {cls: len(cls.instances_tracked) for cls in tracked} == tracked
+    backend: DynamoDBBackend = dynamodb_backends["123456789012"]["eu-west-1"]
+    assert backend.get_table("t").stream_shard.items == []
+    assert table.get_item(Key={"pk": "3"})["Item"]["v"] == 3
+
+
+def test_task_clients_are_reused_and_json_paths_parsed_once(aws):
+    first = lambda_eval_utils.boto_client_for(region="eu-west-1", service="lambda")
+    assert lambda_eval_utils.boto_client_for(region="eu-west-1", service="lambda") is first
+    assert json_path.parse("$.a.b") is json_path.parse("$.a.b")
+    assert json_path.extract_json("$.a.b", {"a": {"b": 2}}) == 2
+
+
+def test_finished_executions_are_pruned_and_their_names_stay_taken(aws, monkeypatch):
+    monkeypatch.setattr(moto_patches, "EXECUTION_RETENTION", 0.0)
+    sfn = boto3.client("stepfunctions")
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+    arn = sfn.create_state_machine(
+        name="m", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/r"
+    )["stateMachineArn"]
+    first = sfn.start_execution(stateMachineArn=arn, name="first")["executionArn"]
+    wait_for(lambda: sfn.describe_execution(executionArn=first)["status"] == "SUCCEEDED", 10, what="the execution")
+    time.sleep(1.1)  # pruning runs at most once a second
+    second = sfn.start_execution(stateMachineArn=arn, name="second")["executionArn"]
+    with pytest.raises(ClientError, match="ExecutionDoesNotExist"):
+        sfn.describe_execution(executionArn=first)
+    assert sfn.describe_execution(executionArn=second)["name"] == "second"
+    with pytest.raises(ClientError, match="ExecutionAlreadyExists"):
+        sfn.start_execution(stateMachineArn=arn, name="first")
