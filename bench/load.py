@@ -17,6 +17,8 @@ from typing import Any
 
 import requests
 
+from bench.flows import step_request
+
 # The paths by their digits (bench.flows.PATHS and EXPIRY_PATH): channels and ttl in minutes.
 SHAPES: dict[str, list[tuple[str, float]]] = {
     "000": [("Viber", 5)],
@@ -37,33 +39,9 @@ def _session(url: str, application_id: str, secret: str) -> requests.Session:
     return session
 
 
-def _step(channel: str, order: int, to: str, ttl: float) -> dict[str, Any]:
-    if channel == "Viber":
-        return {
-            "type": "Viber",
-            "order": order,
-            "to": to,
-            "senderInfoTrackingId": "MyBank",
-            "ttl": ttl,
-            "message": {"text": "Your PIN is 4821"},
-        }
-    if channel == "Sms":
-        return {"type": "Sms", "order": order, "from": "MyBank", "to": to, "ttl": ttl, "message": {"body": "PIN 4821"}}
-    return {
-        "type": "Voice",
-        "order": order,
-        "from": "302101234567",
-        "to": {"phone": to},
-        "ttl": ttl,
-        "dialPlan": {
-            "verbs": [{"type": "SAY", "message": {"text": "4 8 2 1", "language": "en-US", "gender": "female"}}]
-        },
-    }
-
-
 def body(digits: str, to: str) -> dict[str, Any]:
     shape = SHAPES.get(digits, SHAPES["100"])
-    return {"flow": [_step(channel, n, to, ttl) for n, (channel, ttl) in enumerate(shape, start=1)]}
+    return {"flow": [step_request(channel, to, n, ttl) for n, (channel, ttl) in enumerate(shape, start=1)]}
 
 
 def main() -> None:

@@ -39,6 +39,16 @@ REACTION_PATH = Path(
 BATCH = 25  # flows per fresh stack (and process): the local stack slows down and grows as flows pile up
 
 
+def receipt_step_and_status(event: dict[str, Any]) -> tuple[str, str]:
+    """The step (its webhook token without the signature) and status name of a receipt's API event; "" if malformed."""
+    try:
+        step = (event.get("pathParameters") or {})["token"].rsplit(".", 1)[0]
+        status = json.loads(event.get("body") or "{}").get("status", {}).get("name", "")
+    except (KeyError, ValueError, AttributeError):
+        return "", ""
+    return step, status
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -105,11 +115,7 @@ def _batch(flows: int, concurrency: int) -> dict[str, Any]:
 
     def timed_ingest(event: dict[str, Any], context: Any) -> Any:
         moment = time.monotonic()
-        try:
-            step = (event.get("pathParameters") or {})["token"].rsplit(".", 1)[0]
-            status = json.loads(event.get("body") or "{}").get("status", {}).get("name", "")
-        except (KeyError, ValueError, AttributeError):
-            step, status = "", ""
+        step, status = receipt_step_and_status(event)
         with lock:
             ingests[step].append((moment, status))
         return ingest_handler(event, context)

@@ -28,7 +28,7 @@ from typing import Any
 
 from bench.flows import FINAL, client_session, start_stack
 from bench.load import body
-from bench.reaction import distribution_ms
+from bench.reaction import distribution_ms, receipt_step_and_status
 
 TIME_SCALE = 0.1
 EXPECTED = {  # digits → (status, statusCode): bench.flows paths and the ttl expiry path
@@ -140,11 +140,7 @@ def _reaction(stack: Any, outcomes: Outcomes, flows: int, in_flight: int) -> dic
 
     def timed_ingest(event: dict[str, Any], context: Any) -> Any:
         moment = time.monotonic()
-        try:
-            step = (event.get("pathParameters") or {})["token"].rsplit(".", 1)[0]
-            status = json.loads(event.get("body") or "{}").get("status", {}).get("name", "")
-        except (KeyError, ValueError, AttributeError):
-            step, status = "", ""
+        step, status = receipt_step_and_status(event)
         if status == "UNDELIVERED":
             with lock:
                 finals.setdefault(step, moment)
