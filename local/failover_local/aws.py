@@ -52,6 +52,15 @@ STACK_NAME = "failover-local"
 
 ItemObserver = Callable[[dict[str, Any]], None]
 
+# Admission (local only). Every function shares this process's one core (the GIL), so new flows compete with
+# the flows already accepted: under sustained load their receipts were handled after their step's ttl and the
+# flows failed over wrongly. The local stack gives the work in flight priority: a request that starts a flow
+# waits while more than ADMISSION_BUSY other invocations are running, up to ADMISSION_WAIT seconds (well inside
+# API Gateway's 29 s), then goes ahead. An idle stack, or one whose flows only wait for a ttl, admits at once.
+ADMITTED_ROUTES = {("POST", "/failover")}
+ADMISSION_BUSY = int(os.environ.get("FAILOVER_LOCAL_ADMISSION_BUSY", "4"))
+ADMISSION_WAIT = float(os.environ.get("FAILOVER_LOCAL_ADMISSION_WAIT", "20"))
+
 # API Gateway's own bodies when an authorizer says no, or fails.
 _AUTHORIZER_ANSWERS = {
     401: b'{"message":"Unauthorized"}',
@@ -125,6 +134,8 @@ class LocalAws:
         self._threads_at_start: set[threading.Thread] = set()
         self._authorizer_cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
         self.functions: dict[str, LocalFunction] = {}
+        self._running = 0  # invocations in progress
+        self._running_changed = threading.Condition()
         self.routes: list[Route] = []
         self.http_requests: Counter[tuple[str, str]] = Counter()  # (method, route path) → requests served
         self.state_machine_arn = ""
@@ -241,10 +252,13 @@ class LocalAws:
         return stop_execution
 
     def _join_execution_threads(self, timeout: float) -> None:
-        """moto runs each execution in threads of its own; wait (bounded) for those this stack started."""
+        """moto runs each execution in threads of its own; wait (bounded) for those this stack started. Only
+        moto's: a thread the caller started meanwhile (a test's HTTP receiver) may live on, and waiting for it
+        cost every such stop the whole timeout."""
         deadline = time.monotonic() + timeout
         for thread in set(threading.enumerate()) - self._threads_at_start:
-            if thread is not threading.current_thread():
+            target = getattr(thread, "_target", None)  # threading.Thread's own attribute, gone once run() ends
+            if thread is not threading.current_thread() and getattr(target, "__module__", "").startswith("moto."):
                 thread.join(max(0.0, deadline - time.monotonic()))
 
     def _patch(self, patcher: Any) -> None:
@@ -463,11 +477,21 @@ class LocalAws:
         context = LambdaContext(function.name, function.arn, function.memory_mb, function.timeout_s)
         assert function.handler is not None
         started = time.perf_counter()
+        with self._running_changed:
+            self._running += 1
         try:
             with iam_recorder.acting_as(function.logical_id):
                 return function.handler(event, context)
         finally:
             function.durations.append(time.perf_counter() - started)
+            with self._running_changed:
+                self._running -= 1
+                self._running_changed.notify_all()
+
+    def _admit(self) -> None:
+        """Wait (bounded) until at most ADMISSION_BUSY invocations are running: see ADMITTED_ROUTES."""
+        with self._running_changed:
+            self._running_changed.wait_for(lambda: self._running <= ADMISSION_BUSY, ADMISSION_WAIT)
 
     def _make_dispatch(self) -> Callable[..., bytes]:
         local = self
@@ -558,6 +582,8 @@ class LocalAws:
             if status != 200:
                 return status, {"Content-Type": "application/json"}, _AUTHORIZER_ANSWERS[status]
         event = proxy_event(route, method, path, parameters, headers, body, query, stage, context)
+        if (route.method, route.path) in ADMITTED_ROUTES:
+            self._admit()
         try:
             result = self.invoke(route.function, event)  # at once with others: see router_state_per_thread
         except Exception:  # noqa: BLE001 - API Gateway answers 502 when the integration fails
