@@ -55,9 +55,11 @@ def test_two_resolvers_at_once_each_see_their_own_event():
     assert answers == {name: {"path": f"/{name}", "route": f"/{name}"} for name in apps}
 
 
-def test_log_lines_name_the_function_that_wrote_them():
+def test_log_lines_name_the_function_that_wrote_them(monkeypatch):
+    for name in ("POWERTOOLS_LOG_LEVEL", "AWS_LAMBDA_LOG_LEVEL"):  # an earlier stack's level must not hide them
+        monkeypatch.delenv(name, raising=False)
     out = io.StringIO()
-    logger = Logger(service="failover-test", logger_handler=logging.StreamHandler(out))
+    logger = Logger(service="failover-test", level="INFO", logger_handler=logging.StreamHandler(out))
     logger.append_keys(shared="kept")
     log_keys_per_thread()
     barrier = threading.Barrier(2, timeout=10)
@@ -66,7 +68,7 @@ def test_log_lines_name_the_function_that_wrote_them():
         for _ in range(30):
             logger.append_keys(function_name=function_name)  # as inject_lambda_context does per invocation
             barrier.wait()  # both have appended before either logs
-            logger.info(function_name)
+            logger.warning(function_name)
             barrier.wait()
 
     threads = [threading.Thread(target=invoke, args=(name,)) for name in ("SendStep", "StatusIngest")]
