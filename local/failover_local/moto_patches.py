@@ -328,22 +328,24 @@ class MotoPatches:
         backend, table_name = arguments["self"], arguments["table_name"]
         self._maybe_throttle(backend, table_name, write=name in _ITEM_WRITES)
         if name in ("query", "scan"):
+            # The items are copied inside the lock: moto serializes its answer after the call returns, and a
+            # concurrent writer changes a stored item in place (a torn read, or "dictionary changed size").
             if name == "scan" or arguments.get("index_name"):
                 with self._table_lock(table_name).exclusive():
-                    return method(*args, **kwargs)
+                    return _snapshot(method(*args, **kwargs))
             partition = json.dumps(arguments["hash_key_dict"], sort_keys=True) if arguments.get("hash_key_dict") else ""
             if not partition:  # a KeyConditionExpression moto parses later: hold the whole table
                 with self._table_lock(table_name).exclusive():
-                    return method(*args, **kwargs)
+                    return _snapshot(method(*args, **kwargs))
             with self._table_lock(table_name).shared(), self._partition_lock(table_name, partition).exclusive():
-                return method(*args, **kwargs)
+                return _snapshot(method(*args, **kwargs))
         key = (
             arguments.get("key") or arguments.get("keys") or self._key_of(backend, table_name, arguments["item_attrs"])
         )
         item_key = self._item_key(backend, table_name, key)
         with self._holding([item_key]):
             if name == "get_item":
-                return method(*args, **kwargs)
+                return copy.deepcopy(method(*args, **kwargs))  # a snapshot, as for query (above)
             if self._faults is not None and item_key in self._transactional and self._faults.hit("dynamodb_conflict"):
                 raise fault_errors.transaction_conflict()
             before = backend.get_item(table_name, key)
@@ -521,6 +523,13 @@ class MotoPatches:
 
 
 # --- patches 6 to 9 -----------------------------------------------------------------------------------------
+
+
+def _snapshot(result: Any) -> Any:
+    """Query's and Scan's (items, scanned count, last key), with copies of the items."""
+    if isinstance(result, tuple) and result and isinstance(result[0], list):
+        return (copy.deepcopy(result[0]), *result[1:])
+    return result
 
 
 def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
