@@ -135,6 +135,11 @@ class LocalAws:
         self._authorizer_cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
         self.functions: dict[str, LocalFunction] = {}
         self._running = 0  # invocations in progress
+        # API invocations take turns. Powertools' per-invocation state is per thread (router_state_per_thread),
+        # but other state is shared by every function in this process: boto3 resources, which are not thread-safe
+        # (https://boto3.amazonaws.com/v1/documentation/api/latest/guide/resources.html#multithreading-or-multiprocessing-with-resources),
+        # mixed two concurrent queries' placeholders. A process per function (issue 14) would lift this.
+        self._routed_invocation = threading.Lock()
         self._running_changed = threading.Condition()
         self.routes: list[Route] = []
         self.http_requests: Counter[tuple[str, str]] = Counter()  # (method, route path) → requests served
@@ -173,6 +178,7 @@ class LocalAws:
         iam_recorder.RECORDER.install()  # records each function's AWS calls, for the IAM check of the test suite
         router_state_per_thread()
         log_keys_per_thread()
+        condition_builders_per_thread()
         self._create_resources()
         iam_recorder.RECORDER.stack_started(self._resolver.refs, self._resolver.attributes, REGION, ACCOUNT)
         iam_recorder.RECORDER.state_machines = set(resources_of(self._template, "AWS::Serverless::StateMachine"))
@@ -585,7 +591,8 @@ class LocalAws:
         if (route.method, route.path) in ADMITTED_ROUTES:
             self._admit()
         try:
-            result = self.invoke(route.function, event)  # at once with others: see router_state_per_thread
+            with self._routed_invocation:  # see __init__
+                result = self.invoke(route.function, event)
         except Exception:  # noqa: BLE001 - API Gateway answers 502 when the integration fails
             traceback.print_exc()
             return 502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}'
@@ -656,6 +663,20 @@ class _PerThreadLogFormat:
     def __set__(self, formatter: Any, value: Any) -> None:
         self._base.setdefault(id(formatter), value)
         self._local.__dict__.setdefault("formats", {})[id(formatter)] = value
+
+
+def condition_builders_per_thread() -> None:
+    """boto3's DynamoDB client numbers a condition's placeholders (#n0, :v0) with one ConditionExpressionBuilder
+    per client, reset at each call: two threads calling through one client at once mix their placeholders (a
+    valid Query answered "Query condition missed key schema element"). A Lambda sandbox never calls at once;
+    here functions share clients across threads, so each thread gets its own builder. Idempotent."""
+    from boto3.dynamodb.conditions import ConditionExpressionBuilder
+    from boto3.dynamodb.transform import TransformationInjector
+
+    if not isinstance(vars(TransformationInjector).get("_condition_builder"), _PerThread):
+        TransformationInjector._condition_builder = _PerThread(  # noqa: SLF001
+            "condition_builder", threading.local(), ConditionExpressionBuilder
+        )
 
 
 def log_keys_per_thread() -> None:
