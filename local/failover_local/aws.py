@@ -135,11 +135,6 @@ class LocalAws:
         self._authorizer_cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
         self.functions: dict[str, LocalFunction] = {}
         self._running = 0  # invocations in progress
-        # API invocations take turns. Powertools' per-invocation state is per thread (router_state_per_thread),
-        # but other state is shared by every function in this process: boto3 resources, which are not thread-safe
-        # (https://boto3.amazonaws.com/v1/documentation/api/latest/guide/resources.html#multithreading-or-multiprocessing-with-resources),
-        # mixed two concurrent queries' placeholders. A process per function (issue 14) would lift this.
-        self._routed_invocation = threading.Lock()
         self._running_changed = threading.Condition()
         self.routes: list[Route] = []
         self.http_requests: Counter[tuple[str, str]] = Counter()  # (method, route path) → requests served
@@ -591,8 +586,7 @@ class LocalAws:
         if (route.method, route.path) in ADMITTED_ROUTES:
             self._admit()
         try:
-            with self._routed_invocation:  # see __init__
-                result = self.invoke(route.function, event)
+            result = self.invoke(route.function, event)  # at once with others: see router_state_per_thread
         except Exception:  # noqa: BLE001 - API Gateway answers 502 when the integration fails
             traceback.print_exc()
             return 502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}'
