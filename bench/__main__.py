@@ -1,8 +1,10 @@
-"""`make bench`: cost per flow, failover reaction time, cold start and throughput; writes bench/results.{json,md}.
+"""`make bench`: cost per flow, failover reaction time, cold start, throughput and sustained load; writes
+bench/results.{json,md}.
 
-python -m bench                     # everything (about 8 minutes on 2 cores)
+python -m bench                     # everything (about 8 minutes on 2 cores, plus the load part's 6 to 10)
 python -m bench --flows 100         # fewer reaction flows, for a quick look (results say so)
 python -m bench --only coldstart    # one part; the other parts are carried over from the files as they were
+python -m bench --only load         # the sustained-load part alone (issue 14: 1,000 flows on one stack)
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, cost, reaction, report, throughput
+from bench import coldstart, cost, reaction, report, sustained, throughput
 
 OUT = Path(__file__).parent
-PARTS = ("cost", "reaction", "coldstart", "throughput")
+PARTS = ("cost", "reaction", "coldstart", "throughput", "load")
 
 
 def machine() -> dict[str, Any]:
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="reaction-time batches side by side (one core each)")
     parser.add_argument("--runs", type=int, default=3, help="measured flows per cost path")
     parser.add_argument("--repeats", type=int, default=coldstart.REPEATS, help="fresh imports per function")
+    parser.add_argument("--load-flows", type=int, default=1000, help="sustained-load flows (at least 1,000)")
     parser.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
@@ -81,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             "reaction_workers": args.workers,
             "cost_runs_per_path": args.runs,
             "import_repeats": args.repeats,
+            "load_flows": args.load_flows,
             "parts": parts,
         },
     }
@@ -102,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         step("coldstart", lambda: coldstart.run(args.repeats))
     if "throughput" in parts:
         step("throughput", throughput.run)
+    if "load" in parts:
+        step("load", lambda: sustained.run(args.load_flows))
     results["total_seconds"] = round(time.monotonic() - began, 1)
     _carry_over(results, args.out / "results.json", parts)
     results["targets"] = report.targets(results)

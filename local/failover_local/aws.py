@@ -52,6 +52,15 @@ STACK_NAME = "failover-local"
 
 ItemObserver = Callable[[dict[str, Any]], None]
 
+# Admission (local only). Every function shares this process's one core (the GIL), so new flows compete with
+# the flows already accepted: under sustained load their receipts were handled after their step's ttl and the
+# flows failed over wrongly. The local stack gives the work in flight priority: a request that starts a flow
+# waits while more than ADMISSION_BUSY other invocations are running, up to ADMISSION_WAIT seconds (well inside
+# API Gateway's 29 s), then goes ahead. An idle stack, or one whose flows only wait for a ttl, admits at once.
+ADMITTED_ROUTES = {("POST", "/failover")}
+ADMISSION_BUSY = int(os.environ.get("FAILOVER_LOCAL_ADMISSION_BUSY", "4"))
+ADMISSION_WAIT = float(os.environ.get("FAILOVER_LOCAL_ADMISSION_WAIT", "20"))
+
 # API Gateway's own bodies when an authorizer says no, or fails.
 _AUTHORIZER_ANSWERS = {
     401: b'{"message":"Unauthorized"}',
@@ -115,10 +124,6 @@ class LocalAws:
         self._moto_patches: MotoPatches | None = None
         self._on_item_written = on_item_written
         self.applications = applications if applications is not None else local_applications()
-        # Powertools' Event Handler keeps the current event in class attributes shared by every resolver in a
-        # process. A Lambda sandbox runs one invocation at a time; here every function shares one process, so
-        # invocations through the API's routes take turns.
-        self._routed_invocation = threading.Lock()
         self._task_tokens: set[str] = set()  # every task token handed to a function, to release them at stop
         self._execution_tokens: dict[str, set[str]] = {}  # execution name (trackingId) → its task tokens
         self.queue_urls: dict[str, str] = {}  # queue ARN → URL
@@ -129,6 +134,8 @@ class LocalAws:
         self._threads_at_start: set[threading.Thread] = set()
         self._authorizer_cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
         self.functions: dict[str, LocalFunction] = {}
+        self._running = 0  # invocations in progress
+        self._running_changed = threading.Condition()
         self.routes: list[Route] = []
         self.http_requests: Counter[tuple[str, str]] = Counter()  # (method, route path) → requests served
         self.state_machine_arn = ""
@@ -164,6 +171,9 @@ class LocalAws:
         # Atomicity per item, transactions that roll back only their items, faults: failover_local.moto_patches.
         self._moto_patches = MotoPatches(on_change=self._written, faults=self.faults).start()
         iam_recorder.RECORDER.install()  # records each function's AWS calls, for the IAM check of the test suite
+        router_state_per_thread()
+        log_keys_per_thread()
+        condition_builders_per_thread()
         self._create_resources()
         iam_recorder.RECORDER.stack_started(self._resolver.refs, self._resolver.attributes, REGION, ACCOUNT)
         iam_recorder.RECORDER.state_machines = set(resources_of(self._template, "AWS::Serverless::StateMachine"))
@@ -243,10 +253,13 @@ class LocalAws:
         return stop_execution
 
     def _join_execution_threads(self, timeout: float) -> None:
-        """moto runs each execution in threads of its own; wait (bounded) for those this stack started."""
+        """moto runs each execution in threads of its own; wait (bounded) for those this stack started. Only
+        moto's: a thread the caller started meanwhile (a test's HTTP receiver) may live on, and waiting for it
+        cost every such stop the whole timeout."""
         deadline = time.monotonic() + timeout
         for thread in set(threading.enumerate()) - self._threads_at_start:
-            if thread is not threading.current_thread():
+            target = getattr(thread, "_target", None)  # threading.Thread's own attribute, gone once run() ends
+            if thread is not threading.current_thread() and getattr(target, "__module__", "").startswith("moto."):
                 thread.join(max(0.0, deadline - time.monotonic()))
 
     def _patch(self, patcher: Any) -> None:
@@ -465,11 +478,21 @@ class LocalAws:
         context = LambdaContext(function.name, function.arn, function.memory_mb, function.timeout_s)
         assert function.handler is not None
         started = time.perf_counter()
+        with self._running_changed:
+            self._running += 1
         try:
             with iam_recorder.acting_as(function.logical_id):
                 return function.handler(event, context)
         finally:
             function.durations.append(time.perf_counter() - started)
+            with self._running_changed:
+                self._running -= 1
+                self._running_changed.notify_all()
+
+    def _admit(self) -> None:
+        """Wait (bounded) until at most ADMISSION_BUSY invocations are running: see ADMITTED_ROUTES."""
+        with self._running_changed:
+            self._running_changed.wait_for(lambda: self._running <= ADMISSION_BUSY, ADMISSION_WAIT)
 
     def _make_dispatch(self) -> Callable[..., bytes]:
         local = self
@@ -560,13 +583,105 @@ class LocalAws:
             if status != 200:
                 return status, {"Content-Type": "application/json"}, _AUTHORIZER_ANSWERS[status]
         event = proxy_event(route, method, path, parameters, headers, body, query, stage, context)
+        if (route.method, route.path) in ADMITTED_ROUTES:
+            self._admit()
         try:
-            with self._routed_invocation:
-                result = self.invoke(route.function, event)
+            result = self.invoke(route.function, event)  # at once with others: see router_state_per_thread
         except Exception:  # noqa: BLE001 - API Gateway answers 502 when the integration fails
             traceback.print_exc()
             return 502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}'
         return http_response(result)
+
+
+class _PerThread:
+    """An attribute whose value belongs to the thread that set it (reads from an instance or the class)."""
+
+    def __init__(self, name: str, state: threading.local, default: Callable[[], Any] | None = None):
+        self._name, self._state, self._default = name, state, default
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        try:
+            return getattr(self._state, self._name)
+        except AttributeError:
+            if self._default is None:
+                raise AttributeError(self._name) from None
+            setattr(self._state, self._name, self._default())
+            return getattr(self._state, self._name)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        setattr(self._state, self._name, value)
+
+
+_ROUTER_STATE = ("current_event", "lambda_context", "context")
+
+
+def router_state_per_thread() -> None:
+    """Powertools' Event Handler keeps an invocation's state where concurrent invocations would share it: the
+    current event and Lambda context as class attributes of BaseRouter (`BaseRouter.current_event = ...`), the
+    route's context on the resolver instance. In Lambda a sandbox serves one invocation at a time; here API
+    requests run at once, each in its own thread, so each thread gets its own: a descriptor in BaseRouter (reads
+    and instance writes, through any resolver) and the same one on its metaclass (writes to BaseRouter itself).
+    Idempotent."""
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+    if all(isinstance(vars(BaseRouter).get(name), _PerThread) for name in _ROUTER_STATE):
+        return
+    state = threading.local()
+    slots = {name: _PerThread(name, state, dict if name == "context" else None) for name in _ROUTER_STATE}
+    for name, slot in slots.items():
+        setattr(BaseRouter, name, slot)  # before the metaclass changes: this puts the descriptor in the class
+    BaseRouter.__class__ = type("PerThreadRouterMeta", (type(BaseRouter),), dict(slots))
+
+
+class _PerThreadLogFormat:
+    """LambdaPowertoolsFormatter.log_format (the keys every log line carries: function_name, request id, ...),
+    one per thread. The first value a formatter gets (its keys at init, and the keys the importing code appends)
+    is the base; each other thread starts from a copy of it."""
+
+    def __init__(self) -> None:
+        self._base: dict[int, dict[str, Any]] = {}
+        self._local = threading.local()
+
+    def __get__(self, formatter: Any, owner: Any = None) -> Any:
+        if formatter is None:
+            return self
+        mine = self._local.__dict__.setdefault("formats", {})
+        key = id(formatter)
+        if key not in mine:
+            base = self._base.get(key)
+            if base is None:  # a formatter made before the install: its own attribute is the base
+                base = self._base.setdefault(key, vars(formatter).get("log_format", {}))
+            mine[key] = base if threading.current_thread() is threading.main_thread() else dict(base)
+        return mine[key]
+
+    def __set__(self, formatter: Any, value: Any) -> None:
+        self._base.setdefault(id(formatter), value)
+        self._local.__dict__.setdefault("formats", {})[id(formatter)] = value
+
+
+def condition_builders_per_thread() -> None:
+    """boto3's DynamoDB client numbers a condition's placeholders (#n0, :v0) with one ConditionExpressionBuilder
+    per client, reset at each call: two threads calling through one client at once mix their placeholders (a
+    valid Query answered "Query condition missed key schema element"). A Lambda sandbox never calls at once;
+    here functions share clients across threads, so each thread gets its own builder. Idempotent."""
+    from boto3.dynamodb.conditions import ConditionExpressionBuilder
+    from boto3.dynamodb.transform import TransformationInjector
+
+    if not isinstance(vars(TransformationInjector).get("_condition_builder"), _PerThread):
+        TransformationInjector._condition_builder = _PerThread(  # noqa: SLF001
+            "condition_builder", threading.local(), ConditionExpressionBuilder
+        )
+
+
+def log_keys_per_thread() -> None:
+    """Powertools' Logger keeps its keys on its formatter, one per logger; the product's functions share one
+    logger (failover.observability), and inject_lambda_context appends each invocation's function name and
+    request id to it. One invocation at a time per process in Lambda; here invocations run at once in threads,
+    so each thread keeps its own keys, and every log line names the function that wrote it. Idempotent."""
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    if not isinstance(vars(LambdaPowertoolsFormatter).get("log_format"), _PerThreadLogFormat):
+        LambdaPowertoolsFormatter.log_format = _PerThreadLogFormat()  # type: ignore[assignment]
 
 
 def local_applications() -> dict[str, str]:

@@ -78,7 +78,10 @@ _TRANSACT_ITEMS = {
 
 @dataclass
 class IamRecorder:
-    calls: Counter[Call] = field(default_factory=Counter)
+    # One Counter per recording thread, merged on reading: a call records without a process-wide lock (under
+    # load, every AWS call of every function queued on one).
+    _per_thread: list[Counter[Call]] = field(default_factory=list)
+    _local: threading.local = field(default_factory=threading.local)
     stacks: list[StackValues] = field(default_factory=list)
     state_machines: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -114,8 +117,27 @@ class IamRecorder:
             self.stacks.append(StackValues(dict(refs), dict(attributes), region, account))
 
     def record(self, principal: str, action: str, resource: str) -> None:
+        counter = getattr(self._local, "calls", None)
+        if counter is None:
+            counter = self._local.calls = Counter()
+            with self._lock:
+                self._per_thread.append(counter)
+        counter[Call(principal, action, resource, len(self.stacks) - 1)] += 1
+
+    @property
+    def calls(self) -> Counter[Call]:
+        """Every call recorded so far, with how many times."""
         with self._lock:
-            self.calls[Call(principal, action, resource, len(self.stacks) - 1)] += 1
+            counters = list(self._per_thread)
+        merged: Counter[Call] = Counter()
+        for counter in counters:
+            while True:
+                try:
+                    merged.update(dict(counter))  # a copy: its thread may be adding to it
+                    break
+                except RuntimeError:  # it grew during the copy: copy again
+                    continue
+        return merged
 
     # --- the hook ------------------------------------------------------------------------------------------
 

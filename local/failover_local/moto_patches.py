@@ -33,6 +33,11 @@
    local stack's readers, tests and the benchmark, read a history right after its flow ends). A pruned name is
    still refused by StartExecution with ExecutionAlreadyExists, as AWS refuses a reused name.
 
+11. Backend lookups (all services). moto takes one process-wide lock (`backend_lock`) on every lookup of a
+   service's backend, to create an account's backends on first use: every request of every thread queues on it,
+   and under load the queue is most of a call's time. We look the account up without the lock when it already
+   exists, and take moto's path (with its lock) only to create it.
+
 SQS long polling uses moto's own queue condition (wait_for_messages below): no patch.
 
 The patches are written against the moto versions in TESTED_MOTO; start() refuses another version, and
@@ -55,6 +60,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
+from moto.core.base_backend import BackendDict
 from moto.core.common_models import BaseModel
 from moto.core.models import botocore_stubber
 from moto.dynamodb.comparisons import get_filter_expression
@@ -105,6 +111,7 @@ def _patched_moto() -> dict[str, Callable[..., Any]]:
         "long poll Queue.add_message": Queue.add_message,
         "long poll Queue.wait_for_messages": Queue.wait_for_messages,
         "6 BaseModel.__new__": BaseModel.__new__,
+        "11 BackendDict._create_account_specific_backend": BackendDict._create_account_specific_backend,  # noqa: SLF001
         "7 StreamShard.add": StreamShard.add,
         "8 boto_client_for": boto_client.boto_client_for,
         "8 lambda_eval_utils.exec_lambda_function": lambda_eval_utils.exec_lambda_function,
@@ -201,7 +208,7 @@ class SharedExclusiveLock:
 
 
 class MotoPatches:
-    """Patches 1 to 10 on moto's backends; start() applies them, stop() removes them."""
+    """Patches 1 to 11 on moto's backends; start() applies them, stop() removes them."""
 
     def __init__(self, on_change: ChangeObserver | None = None, faults: FaultPlan | None = None):
         self._on_change = on_change
@@ -213,7 +220,7 @@ class MotoPatches:
         self._transactional: set[tuple[str, str, str]] = set()  # items some transaction has written
         self._inside = threading.local()  # a patched call in progress on this thread: nested calls go straight in
         self._patchers: list[Any] = []
-        self._executions_guard = threading.Lock()
+        self._executions_guard = SharedExclusiveLock()
         self._pruned: set[str] = set()  # ARNs of executions dropped by patch 10
         self._pruned_at = 0.0
 
@@ -230,6 +237,7 @@ class MotoPatches:
                     if name in vars(backend):
                         self._patch(backend, name, self._sfn_faults(getattr(backend, name)))
         self._patch(BaseModel, "__new__", staticmethod(_untracked_new))
+        self._patch(BackendDict, "_create_account_specific_backend", _existing_or_created(BackendDict))
         self._patch(StreamShard, "add", _drop_stream_record)
         self._patch(lambda_eval_utils, "boto_client_for", _reused_client(boto_client.boto_client_for))
         self._patch(json_path, "parse", _cached_parse(json_path.parse))
@@ -256,17 +264,18 @@ class MotoPatches:
 
     # --- locks ---------------------------------------------------------------------------------------------
 
+    # dict.get and dict.setdefault are atomic in CPython: no process-wide lock on this path, which every
+    # DynamoDB call takes (under load, a guard here made every call queue behind whichever thread held it).
+
     def _table_lock(self, table: str) -> SharedExclusiveLock:
-        with self._guard:
-            return self._tables.setdefault(table, SharedExclusiveLock())
+        return self._tables.get(table) or self._tables.setdefault(table, SharedExclusiveLock())
 
     def _partition_lock(self, table: str, partition: str) -> SharedExclusiveLock:
-        with self._guard:
-            return self._partitions.setdefault((table, partition), SharedExclusiveLock())
+        key = (table, partition)
+        return self._partitions.get(key) or self._partitions.setdefault(key, SharedExclusiveLock())
 
     def _item_lock(self, key: tuple[str, str, str]) -> threading.Lock:
-        with self._guard:
-            return self._items.setdefault(key, threading.Lock())
+        return self._items.get(key) or self._items.setdefault(key, threading.Lock())
 
     @contextmanager
     def _holding(self, keys: list[tuple[str, str, str]]) -> Iterator[None]:
@@ -319,22 +328,24 @@ class MotoPatches:
         backend, table_name = arguments["self"], arguments["table_name"]
         self._maybe_throttle(backend, table_name, write=name in _ITEM_WRITES)
         if name in ("query", "scan"):
+            # The items are copied inside the lock: moto serializes its answer after the call returns, and a
+            # concurrent writer changes a stored item in place (a torn read, or "dictionary changed size").
             if name == "scan" or arguments.get("index_name"):
                 with self._table_lock(table_name).exclusive():
-                    return method(*args, **kwargs)
+                    return _snapshot(method(*args, **kwargs))
             partition = json.dumps(arguments["hash_key_dict"], sort_keys=True) if arguments.get("hash_key_dict") else ""
             if not partition:  # a KeyConditionExpression moto parses later: hold the whole table
                 with self._table_lock(table_name).exclusive():
-                    return method(*args, **kwargs)
+                    return _snapshot(method(*args, **kwargs))
             with self._table_lock(table_name).shared(), self._partition_lock(table_name, partition).exclusive():
-                return method(*args, **kwargs)
+                return _snapshot(method(*args, **kwargs))
         key = (
             arguments.get("key") or arguments.get("keys") or self._key_of(backend, table_name, arguments["item_attrs"])
         )
         item_key = self._item_key(backend, table_name, key)
         with self._holding([item_key]):
             if name == "get_item":
-                return method(*args, **kwargs)
+                return copy.deepcopy(method(*args, **kwargs))  # a snapshot, as for query (above)
             if self._faults is not None and item_key in self._transactional and self._faults.hit("dynamodb_conflict"):
                 raise fault_errors.transaction_conflict()
             before = backend.get_item(table_name, key)
@@ -468,30 +479,32 @@ class MotoPatches:
         patches = self
 
         def start_execution(backend: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
-            with patches._executions_guard:
-                arn = f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
-                if name is not None and arn in patches._pruned:
-                    raise ExecutionAlreadyExists("Execution Already Exists: '" + arn + "'")
-                patches._prune(backend)
+            arn = f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+            if name is not None and arn in patches._pruned:
+                raise ExecutionAlreadyExists("Execution Already Exists: '" + arn + "'")
+            if time.time() - patches._pruned_at >= 1.0:  # at most once a second, excluding every start
+                with patches._executions_guard.exclusive():
+                    patches._prune(backend)
+            with patches._executions_guard.shared():  # starts run at once; each appends to the list
                 return method(backend, state_machine_arn, name, *args, **kwargs)
 
         return start_execution
 
     def _prune(self, backend: Any) -> None:
-        """Drop executions that ended more than EXECUTION_RETENTION seconds ago (at most once a second)."""
+        """Drop executions that ended more than EXECUTION_RETENTION seconds ago. The list is replaced, not changed
+        in place: moto's readers iterating the old one (a task token's search) still see every execution."""
         now = time.time()
         if now - self._pruned_at < 1.0:
             return
         self._pruned_at = now
         for state_machine in backend.state_machines:
-            old = [
-                e
-                for e in state_machine.executions
-                if e.stop_date is not None and now - e.stop_date.timestamp() > EXECUTION_RETENTION
-            ]
-            for execution in old:
-                self._pruned.add(execution.execution_arn)
-                state_machine.executions.remove(execution)
+            kept, old = [], []
+            for execution in state_machine.executions:
+                stop = execution.stop_date
+                (old if stop is not None and now - stop.timestamp() > EXECUTION_RETENTION else kept).append(execution)
+            if old:
+                self._pruned.update(execution.execution_arn for execution in old)
+                state_machine.executions = kept
 
     # --- patch 3: Step Functions faults ---------------------------------------------------------------------
 
@@ -512,9 +525,30 @@ class MotoPatches:
 # --- patches 6 to 9 -----------------------------------------------------------------------------------------
 
 
+def _snapshot(result: Any) -> Any:
+    """Query's and Scan's (items, scanned count, last key), with copies of the items."""
+    if isinstance(result, tuple) and result and isinstance(result[0], list):
+        return (copy.deepcopy(result[0]), *result[1:])
+    return result
+
+
 def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
     """Patch 6: BaseModel.__new__ without the append to cls.instances_tracked."""
     return super(BaseModel, cls).__new__(cls)  # type: ignore[misc]
+
+
+def _existing_or_created(backend_dict: type) -> Callable[..., None]:
+    """Patch 11: BackendDict._create_account_specific_backend, lock-free when the account's backends exist."""
+    create = backend_dict._create_account_specific_backend  # noqa: SLF001
+    registered: set[int] = set()  # ids of the BackendDicts moto's own path has seen (and registered)
+
+    def create_account_specific_backend(backends: Any, account_id: str) -> None:
+        if id(backends) in registered and dict.__contains__(backends, account_id):
+            return
+        create(backends, account_id)
+        registered.add(id(backends))
+
+    return create_account_specific_backend
 
 
 def _drop_stream_record(shard: Any, old: Any, new: Any) -> None:

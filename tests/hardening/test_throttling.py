@@ -31,8 +31,7 @@ def token_request(stack, authorization: str, source_ip: str | None = None):
     event = proxy_event(route, "POST", "/oauth/token", {}, headers, b"grant_type=client_credentials")
     if source_ip:
         event["requestContext"]["identity"]["sourceIp"] = source_ip
-    with stack.aws._routed_invocation:  # as handle_http does: one routed invocation at a time in this process
-        result = stack.aws.invoke(route.function, event)
+    result = stack.aws.invoke(route.function, event)  # as handle_http does (each thread has its own event)
     status, headers, payload = http_response(result)
     return status, headers, json.loads(payload)
 

@@ -35,6 +35,7 @@ FINGERPRINTS = {
     "long poll Queue.add_message": "f27c9231c1f20433",
     "long poll Queue.wait_for_messages": "58432562ccf2e13e",
     "6 BaseModel.__new__": "08cf0ef20e88029a",
+    "11 BackendDict._create_account_specific_backend": "efcc193ee3ca3337",
     "7 StreamShard.add": "357dc6da267e5dd7",
     "8 boto_client_for": "1f44dc2ac8aa2179",
     "8 lambda_eval_utils.exec_lambda_function": "26ae15132de11b87",
