@@ -11,7 +11,7 @@ import threading
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from failover_local.aws import log_keys_per_thread, router_state_per_thread
+from failover_local.isolation import log_keys_per_thread, router_state_per_thread
 
 
 def _event(path: str) -> dict:
