@@ -37,6 +37,12 @@
    service's backend, to create an account's backends on first use: every request of every thread queues on it,
    and under load the queue is most of a call's time. We look the account up without the lock when it already
    exists, and take moto's path (with its lock) only to create it.
+12. A Query of one partition (DynamoDB). moto's Table.query gathers every item of the table (`all_items`,
+   sorted) and then keeps the partition's: the cost of every Query grows with the table, so with every flow run.
+   And all_items iterates the table's live dicts while writers to other partitions (which patch 1 lets run)
+   add keys to them, and even a read adds one (`items` is a defaultdict): "dictionary changed size during
+   iteration". We give a partition's Query only that partition's items, and every all_items a snapshot of
+   the dicts (each copied by one C call, which the GIL does not interrupt).
 
 SQS long polling uses moto's own queue condition (wait_for_messages below): no patch.
 
@@ -73,7 +79,7 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.table import StreamShard
+from moto.dynamodb.models.table import StreamShard, Table
 from moto.sqs.models import SQSBackend, sqs_backends
 from moto.stepfunctions.exceptions import ExecutionAlreadyExists
 from moto.stepfunctions.models import StepFunctionBackend
@@ -113,6 +119,8 @@ def _patched_moto() -> dict[str, Callable[..., Any]]:
         "6 BaseModel.__new__": BaseModel.__new__,
         "11 BackendDict._create_account_specific_backend": BackendDict._create_account_specific_backend,  # noqa: SLF001
         "7 StreamShard.add": StreamShard.add,
+        "12 Table.all_items": Table.all_items,
+        "12 Table.query": Table.query,
         "8 boto_client_for": boto_client.boto_client_for,
         "8 lambda_eval_utils.exec_lambda_function": lambda_eval_utils.exec_lambda_function,
         "9 json_path.extract_json": json_path.extract_json,
@@ -208,7 +216,7 @@ class SharedExclusiveLock:
 
 
 class MotoPatches:
-    """Patches 1 to 11 on moto's backends; start() applies them, stop() removes them."""
+    """Patches 1 to 12 on moto's backends; start() applies them, stop() removes them."""
 
     def __init__(self, on_change: ChangeObserver | None = None, faults: FaultPlan | None = None):
         self._on_change = on_change
@@ -239,6 +247,9 @@ class MotoPatches:
         self._patch(BaseModel, "__new__", staticmethod(_untracked_new))
         self._patch(BackendDict, "_create_account_specific_backend", _existing_or_created(BackendDict))
         self._patch(StreamShard, "add", _drop_stream_record)
+        partition_scope = threading.local()
+        self._patch(Table, "all_items", _snapshot_items(partition_scope))
+        self._patch(Table, "query", _scoped_query(Table.query, partition_scope))
         self._patch(lambda_eval_utils, "boto_client_for", _reused_client(boto_client.boto_client_for))
         self._patch(json_path, "parse", _cached_parse(json_path.parse))
         self._patch(result_path, "parse", _cached_parse(result_path.parse))
@@ -553,6 +564,41 @@ def _existing_or_created(backend_dict: type) -> Callable[..., None]:
 
 def _drop_stream_record(shard: Any, old: Any, new: Any) -> None:
     """Patch 7: StreamShard.add, keeping nothing (the local stream mapping gets its records from patch 4)."""
+
+
+def _snapshot_items(scope: threading.local) -> Callable[[Any], list[Any]]:
+    """Patch 12: Table.all_items over copies of the dicts; only the partition when a Query scoped it."""
+
+    def all_items(table: Any) -> list[Any]:
+        scoped = getattr(scope, "partition", None)
+        if scoped is not None and scoped[0] is table:
+            found = table.items.get(scoped[1])  # .get: no key added to the defaultdict
+            partitions = [] if found is None else [found]
+        else:
+            partitions = list(table.items.values())
+        items = []
+        for partition in partitions:
+            items.extend(list(partition.values()) if table.range_key_attr else [partition])
+        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+    return all_items
+
+
+def _scoped_query(query: Callable[..., Any], scope: threading.local) -> Callable[..., Any]:
+    """Patch 12: Table.query of a partition (no index) reads only that partition through all_items."""
+
+    @functools.wraps(query)
+    def scoped(table: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name or hash_key is None:
+            return query(table, hash_key, *args, **kwargs)
+        scope.partition = (table, hash_key)
+        try:
+            return query(table, hash_key, *args, **kwargs)
+        finally:
+            scope.partition = None
+
+    return scoped
 
 
 def _reused_client(build: Callable[..., Any]) -> Callable[..., Any]:

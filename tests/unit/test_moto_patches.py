@@ -11,13 +11,15 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.common_models import BaseModel
-from moto.dynamodb.models.table import StreamShard
+from moto.dynamodb.models.table import StreamShard, Table
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.utils import json_path
 
 from failover_local import moto_patches
 from failover_local.moto_patches import MotoPatches, check_moto_version, moto_changes
 from failover_local.polling import wait_for
+
+MOTO_ALL_ITEMS = Table.all_items  # moto's own, taken before any patch
 
 # sha256 (first 16 hex digits) of the source of each moto function a patch replaces or relies on, in moto 5.2.5.
 # When moto changes one, re-read the patches named by its number, then update its fingerprint here.
@@ -37,6 +39,8 @@ FINGERPRINTS = {
     "6 BaseModel.__new__": "08cf0ef20e88029a",
     "11 BackendDict._create_account_specific_backend": "efcc193ee3ca3337",
     "7 StreamShard.add": "357dc6da267e5dd7",
+    "12 Table.all_items": "c80d2ee3c896acd0",
+    "12 Table.query": "002b4d00be6df07c",
     "8 boto_client_for": "1f44dc2ac8aa2179",
     "8 lambda_eval_utils.exec_lambda_function": "26ae15132de11b87",
     "9 json_path.extract_json": "932245247973780c",
@@ -111,3 +115,71 @@ def test_finished_executions_are_pruned_and_their_names_stay_taken(aws, monkeypa
     assert sfn.describe_execution(executionArn=second)["name"] == "second"
     with pytest.raises(ClientError, match="ExecutionAlreadyExists"):
         sfn.start_execution(stateMachineArn=arn, name="first")
+
+
+class _WriterMidway(dict):
+    """A partition whose read lets another partition's writer in at that instant (as a thread switch would)."""
+
+    def __init__(self, items, table, on_read):
+        super().__init__(items)
+        self._table, self._on_read = table, on_read
+
+    def values(self):
+        self._on_read(self._table)
+        return super().values()
+
+
+def _ranged_table():
+    return boto3.resource("dynamodb").create_table(
+        TableName="r",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _moto_table(name):
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends["123456789012"]["eu-west-1"].get_table(name)
+
+
+@pytest.mark.parametrize("patched", [True, False])
+def test_a_table_read_survives_a_writer_adding_a_partition_meanwhile(aws, patched):
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    table = _ranged_table()
+    for pk in ("a", "b"):
+        table.put_item(Item={"pk": pk, "sk": "1"})
+    moto_table = _moto_table("r")
+    moto_table.items[DynamoType({"S": "a"})] = _WriterMidway(
+        moto_table.items[DynamoType({"S": "a"})], moto_table, lambda t: t.items[DynamoType({"S": "new"})]
+    )
+    all_items = Table.all_items if patched else MOTO_ALL_ITEMS
+    if patched:
+        assert [item.hash_key.value for item in all_items(moto_table)] == ["a", "b"]
+    else:  # moto's own all_items: the guard's reason, shown
+        with pytest.raises(RuntimeError, match="dictionary changed size during iteration"):
+            all_items(moto_table)
+
+
+def test_a_partition_query_reads_only_its_partition(aws):
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    table = _ranged_table()
+    for pk in ("a", "b"):
+        for sk in ("2", "1"):
+            table.put_item(Item={"pk": pk, "sk": sk})
+
+    def unreadable(_table):
+        raise AssertionError("a Query of partition b read partition a")
+
+    moto_table = _moto_table("r")
+    moto_table.items[DynamoType({"S": "a"})] = _WriterMidway(moto_table.items[DynamoType({"S": "a"})], None, unreadable)
+    answer = table.query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": "b"})
+    assert [(item["pk"], item["sk"]) for item in answer["Items"]] == [("b", "1"), ("b", "2")]
+    with pytest.raises(AssertionError, match="partition a"):  # a Scan still reads every partition
+        table.scan()
