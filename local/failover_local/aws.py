@@ -42,7 +42,12 @@ from failover_local.apigateway import (
     token_event,
 )
 from failover_local.faults import FaultPlan
-from failover_local.isolation import condition_builders_per_thread, log_keys_per_thread, router_state_per_thread
+from failover_local.isolation import (
+    condition_builders_per_thread,
+    isolate_invocation_state,
+    log_keys_per_thread,
+    router_state_per_thread,
+)
 from failover_local.mappings import QueueMapping, StreamMapping
 from failover_local.moto_patches import Change, MotoPatches
 from failover_local.template import ROOT, Resolver, load_template, parameter_defaults, resources_of
@@ -175,6 +180,7 @@ class LocalAws:
         router_state_per_thread()
         log_keys_per_thread()
         condition_builders_per_thread()
+        isolate_invocation_state()  # BatchProcessor, bound Lambda contexts, cold_start: failover_local.isolation
         self._create_resources()
         iam_recorder.RECORDER.stack_started(self._resolver.refs, self._resolver.attributes, REGION, ACCOUNT)
         iam_recorder.RECORDER.state_machines = set(resources_of(self._template, "AWS::Serverless::StateMachine"))

@@ -7,7 +7,9 @@ Dev-only (never shipped in a Lambda artifact).
 
 from __future__ import annotations
 
+import copy
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -101,3 +103,88 @@ def log_keys_per_thread() -> None:
 
     if not isinstance(vars(LambdaPowertoolsFormatter).get("log_format"), _PerThreadLogFormat):
         LambdaPowertoolsFormatter.log_format = _PerThreadLogFormat()  # type: ignore[assignment]
+
+
+class _PerThreadAttribute:
+    """An instance attribute whose value belongs to the thread that set it. The instance's first value (its
+    __init__'s) stays in the instance; a thread that reads before it sets starts from a copy of that value."""
+
+    def __init__(self, name: str):
+        self._name = name
+        self._local = threading.local()
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            return self
+        values = self._local.__dict__.setdefault("values", {})  # id(instance) → (weak reference, value)
+        entry = values.get(id(instance))
+        if entry is not None and entry[0]() is instance:
+            return entry[1]
+        try:
+            first = vars(instance)[self._name]
+        except KeyError:
+            raise AttributeError(self._name) from None
+        value = copy.copy(first)
+        values[id(instance)] = (weakref.ref(instance), value)
+        return value
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        vars(instance).setdefault(self._name, value)
+        self._local.__dict__.setdefault("values", {})[id(instance)] = (weakref.ref(instance), value)
+
+
+def _per_thread(cls: type, *names: str) -> None:
+    for name in names:
+        if not isinstance(vars(cls).get(name), _PerThreadAttribute):
+            setattr(cls, name, _PerThreadAttribute(name))
+
+
+# What one invocation writes on objects that a handler module builds once, at import.
+_BATCH_STATE = (
+    "records",
+    "handler",
+    "lambda_context",
+    "_handler_accepts_lambda_context",
+    "success_messages",
+    "fail_messages",
+    "exceptions",
+    "batch_response",
+)
+
+
+def isolate_invocation_state() -> None:
+    """A handler module builds its objects once per sandbox, and a sandbox serves one invocation at a time, so
+    some objects keep the current invocation's state on themselves. Here one function's module serves
+    invocations at once, in threads (an SQS mapping runs up to 4, the state machine runs SendStep for every
+    flow), so that state is kept per thread:
+    - Powertools' BatchProcessor: the batch's records, successes, failures and response (process_partial_response
+      on the module's one processor). Shared, one invocation's _prepare cleared another's failures, and its
+      records were reported as processed: SQS would delete them.
+    - the invocation's Lambda context bound by FailoverService.bind_invocation (a send's retry budget), by
+      IdempotentCalls and by Powertools' IdempotencyConfig (when an in-progress key stops blocking).
+    And Powertools' Logger marks cold_start on a function's first invocation from one module global; here each
+    function's first invocation is cold, as in its own sandbox (each call starts every function cold again: a
+    new LocalAws loads new handler modules). Idempotent."""
+    from aws_lambda_powertools.logging import logger as powertools_logger
+    from aws_lambda_powertools.utilities.batch.base import BasePartialProcessor
+    from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig
+
+    from failover.idempotency import IdempotentCalls
+    from failover.service import FailoverService
+    from failover_local.iam_recorder import ACTING
+
+    _per_thread(BasePartialProcessor, *_BATCH_STATE)
+    _per_thread(FailoverService, "_context")
+    _per_thread(IdempotentCalls, "_context")
+    _per_thread(IdempotencyConfig, "lambda_context")
+
+    warm: set[str | None] = set()
+
+    def is_cold_start() -> bool:
+        principal = ACTING.get()
+        if principal in warm:
+            return False
+        warm.add(principal)  # two first invocations at once are both cold, as two new sandboxes would be
+        return True
+
+    powertools_logger._is_cold_start = is_cold_start  # noqa: SLF001 - read by Logger.inject_lambda_context
