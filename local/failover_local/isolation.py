@@ -66,13 +66,16 @@ class _PerThreadLogFormat:
     def __get__(self, formatter: Any, owner: Any = None) -> Any:
         if formatter is None:
             return self
+        try:
+            return self._local.formats[id(formatter)]
+        except (AttributeError, KeyError):
+            pass
         mine = self._local.__dict__.setdefault("formats", {})
         key = id(formatter)
-        if key not in mine:
-            base = self._base.get(key)
-            if base is None:  # a formatter made before the install: its own attribute is the base
-                base = self._base.setdefault(key, vars(formatter).get("log_format", {}))
-            mine[key] = base if threading.current_thread() is threading.main_thread() else dict(base)
+        base = self._base.get(key)
+        if base is None:  # a formatter made before the install: its own attribute is the base
+            base = self._base.setdefault(key, vars(formatter).get("log_format", {}))
+        mine[key] = base if threading.current_thread() is threading.main_thread() else dict(base)
         return mine[key]
 
     def __set__(self, formatter: Any, value: Any) -> None:
@@ -116,16 +119,18 @@ class _PerThreadAttribute:
     def __get__(self, instance: Any, owner: Any = None) -> Any:
         if instance is None:
             return self
-        values = self._local.__dict__.setdefault("values", {})  # id(instance) → (weak reference, value)
-        entry = values.get(id(instance))
-        if entry is not None and entry[0]() is instance:
-            return entry[1]
+        try:
+            held, value = self._local.values[id(instance)]  # (weak reference to the instance, value)
+            if held() is instance:
+                return value
+        except (AttributeError, KeyError):
+            pass
         try:
             first = vars(instance)[self._name]
         except KeyError:
             raise AttributeError(self._name) from None
         value = copy.copy(first)
-        values[id(instance)] = (weakref.ref(instance), value)
+        self._local.__dict__.setdefault("values", {})[id(instance)] = (weakref.ref(instance), value)
         return value
 
     def __set__(self, instance: Any, value: Any) -> None:
