@@ -167,9 +167,9 @@ def isolate_invocation_state() -> None:
       records were reported as processed: SQS would delete them.
     - the invocation's Lambda context bound by FailoverService.bind_invocation (a send's retry budget), by
       IdempotentCalls and by Powertools' IdempotencyConfig (when an in-progress key stops blocking).
-    And Powertools' Logger marks cold_start on a function's first invocation from one module global; here each
-    function's first invocation is cold, as in its own sandbox (each call starts every function cold again: a
-    new LocalAws loads new handler modules). Idempotent."""
+    And Powertools' Logger marks cold_start from one module global, so only the process's first invocation was
+    cold; here each function's first invocation is, as in its own sandbox. The descriptors are installed once;
+    each call starts every function cold again (a new LocalAws loads new handler modules)."""
     from aws_lambda_powertools.logging import logger as powertools_logger
     from aws_lambda_powertools.utilities.batch.base import BasePartialProcessor
     from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig
