@@ -26,6 +26,7 @@ from tests.harness import wait_for
 from tests.receiver import Receiver
 
 FLOWS, CLIENTS = 4, 2
+TTL = {"ttl": 15}  # minutes: 18 s at the harness's time scale, so that a receipt late on a loaded machine still wins
 _numbers = itertools.count(1)
 
 # The functions that log each message on these flows' paths (failover.service, failover.callbacks): a step is
@@ -67,8 +68,15 @@ def test_log_and_metric_lines_name_their_own_function_while_functions_run_at_onc
         for to in mine:
             flow = {
                 "flow": [
-                    {"type": "Viber", "order": 1, "to": to, "senderInfoTrackingId": "b", "message": {"text": "PIN"}},
-                    {"type": "Sms", "order": 2, "from": "Bank", "to": to, "message": {"body": "PIN"}},
+                    {
+                        "type": "Viber",
+                        "order": 1,
+                        "to": to,
+                        "senderInfoTrackingId": "b",
+                        **TTL,
+                        "message": {"text": "1"},
+                    },
+                    {"type": "Sms", "order": 2, "from": "Bank", "to": to, **TTL, "message": {"body": "PIN"}},
                 ],
                 "callback": {"url": receiver.url, "strategy": "OnCompletion"},
             }
