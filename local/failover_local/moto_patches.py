@@ -43,6 +43,14 @@
    add keys to them, and even a read adds one (`items` is a defaultdict): "dictionary changed size during
    iteration". We give a partition's Query only that partition's items, and every all_items a snapshot of
    the dicts (each copied by one C call, which the GIL does not interrupt).
+13. State machine programs (Step Functions). moto parses the definition (an ANTLR grammar) at the start of
+   every execution: 8 % of the local stack's CPU under load. The parsed program holds no execution's state (its
+   components keep none; each execution evaluates it in an Environment of its own): we parse each definition
+   once and share the program.
+14. DynamoDB responses. moto serializes each result by walking the operation's output shape in Python: 15 % of
+   the local stack's CPU under load. A data-plane result (GetItem, Query, UpdateItem, ...) is already in the
+   wire format, so we encode it as JSON directly, as the shape walk would (members of the output shape only,
+   no nulls, binary as base64); tests/unit/test_moto_patches.py checks both encodings agree.
 
 SQS long polling uses moto's own queue condition (wait_for_messages below): no patch.
 
@@ -52,6 +60,7 @@ tests/unit/test_moto_patches.py fails when the source of any patched moto functi
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import hashlib
@@ -69,6 +78,7 @@ from unittest import mock
 from moto.core.base_backend import BackendDict
 from moto.core.common_models import BaseModel
 from moto.core.models import botocore_stubber
+from moto.core.serialize import BaseJSONSerializer
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -86,6 +96,7 @@ from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from failover_local import faults as fault_errors
@@ -120,6 +131,9 @@ def _patched_moto() -> dict[str, Callable[..., Any]]:
         "11 BackendDict._create_account_specific_backend": BackendDict._create_account_specific_backend,  # noqa: SLF001
         "7 StreamShard.add": StreamShard.add,
         "12 Table.all_items": Table.all_items,
+        "13 ExecutionWorker._get_evaluation_entrypoint": ExecutionWorker._get_evaluation_entrypoint,
+        "14 BaseJSONSerializer._serialized_result_to_response": BaseJSONSerializer._serialized_result_to_response,
+        "14 ResponseSerializer._serialize_result": BaseJSONSerializer._serialize_result,
         "12 Table.query": Table.query,
         "8 boto_client_for": boto_client.boto_client_for,
         "8 lambda_eval_utils.exec_lambda_function": lambda_eval_utils.exec_lambda_function,
@@ -216,7 +230,7 @@ class SharedExclusiveLock:
 
 
 class MotoPatches:
-    """Patches 1 to 12 on moto's backends; start() applies them, stop() removes them."""
+    """Patches 1 to 14 on moto's backends; start() applies them, stop() removes them."""
 
     def __init__(self, on_change: ChangeObserver | None = None, faults: FaultPlan | None = None):
         self._on_change = on_change
@@ -250,6 +264,10 @@ class MotoPatches:
         partition_scope = threading.local()
         self._patch(Table, "all_items", _snapshot_items(partition_scope))
         self._patch(Table, "query", _scoped_query(Table.query, partition_scope))
+        entrypoint = ExecutionWorker._get_evaluation_entrypoint
+        self._patch(ExecutionWorker, "_get_evaluation_entrypoint", _parsed_once(entrypoint))
+        serialize_result = BaseJSONSerializer._serialize_result
+        self._patch(BaseJSONSerializer, "_serialize_result", _plain_dynamodb_result(serialize_result))
         self._patch(lambda_eval_utils, "boto_client_for", _reused_client(boto_client.boto_client_for))
         self._patch(json_path, "parse", _cached_parse(json_path.parse))
         self._patch(result_path, "parse", _cached_parse(result_path.parse))
@@ -599,6 +617,63 @@ def _scoped_query(query: Callable[..., Any], scope: threading.local) -> Callable
             scope.partition = None
 
     return scoped
+
+
+def _parsed_once(entrypoint: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Patch 13: ExecutionWorker._get_evaluation_entrypoint, one parse per definition."""
+    programs: dict[str, Any] = {}
+
+    def parsed(worker: Any) -> Any:
+        definition = worker._evaluation_details.state_machine_details.definition  # noqa: SLF001
+        program = programs.get(definition)
+        return program if program is not None else programs.setdefault(definition, entrypoint(worker))
+
+    return parsed
+
+
+DYNAMODB_DATA_PLANE = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+
+
+def _wire(value: Any) -> Any:
+    """A result as moto's JSON serializer writes it: no nulls, binary as base64 (JSON has no bytes)."""
+    if isinstance(value, dict):
+        return {key: _wire(member) for key, member in value.items() if member is not None}
+    if isinstance(value, list):
+        return [_wire(member) for member in value]
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return value
+
+
+def _plain_dynamodb_result(serialize_result: Callable[..., Any]) -> Callable[..., Any]:
+    """Patch 14: BaseJSONSerializer._serialize_result, without the shape walk for DynamoDB's data plane."""
+
+    def serialized(serializer: Any, resp: Any, result: Any) -> Any:
+        operation = serializer.operation_model
+        if (
+            isinstance(result, dict)
+            and operation.name in DYNAMODB_DATA_PLANE
+            and operation.service_model.service_name == "dynamodb"
+        ):
+            shape = operation.output_shape
+            members = {key: value for key, value in result.items() if key in shape.members and value is not None}
+            return serializer._serialized_result_to_response(resp, result, shape, _wire(members))  # noqa: SLF001
+        return serialize_result(serializer, resp, result)
+
+    return serialized
 
 
 def _reused_client(build: Callable[..., Any]) -> Callable[..., Any]:

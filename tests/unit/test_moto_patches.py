@@ -3,8 +3,10 @@ and each doing what its comment says."""
 
 from __future__ import annotations
 
+import copy
 import json
 import time
+from unittest import mock
 
 import boto3
 import pytest
@@ -40,6 +42,9 @@ FINGERPRINTS = {
     "11 BackendDict._create_account_specific_backend": "efcc193ee3ca3337",
     "7 StreamShard.add": "357dc6da267e5dd7",
     "12 Table.all_items": "c80d2ee3c896acd0",
+    "13 ExecutionWorker._get_evaluation_entrypoint": "2b25949ae855da80",
+    "14 BaseJSONSerializer._serialized_result_to_response": "99acea02e74ab1c4",
+    "14 ResponseSerializer._serialize_result": "279351f4cb0eb300",
     "12 Table.query": "002b4d00be6df07c",
     "8 boto_client_for": "1f44dc2ac8aa2179",
     "8 lambda_eval_utils.exec_lambda_function": "26ae15132de11b87",
@@ -183,3 +188,108 @@ def test_a_partition_query_reads_only_its_partition(aws):
     assert [(item["pk"], item["sk"]) for item in answer["Items"]] == [("b", "1"), ("b", "2")]
     with pytest.raises(AssertionError, match="partition a"):  # a Scan still reads every partition
         table.scan()
+
+
+def test_a_definition_is_parsed_once_for_every_execution(aws):
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    programs = []
+    entrypoint = ExecutionWorker._get_evaluation_entrypoint
+
+    def recording(worker):
+        programs.append(entrypoint(worker))
+        return programs[-1]
+
+    sfn = boto3.client("stepfunctions")
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+    arn = sfn.create_state_machine(name="m", definition=definition, roleArn="arn:aws:iam::123456789012:role/r")[
+        "stateMachineArn"
+    ]
+    with mock.patch.object(ExecutionWorker, "_get_evaluation_entrypoint", recording):
+        executions = [
+            sfn.start_execution(stateMachineArn=arn, name=f"e{n}", input=f'{{"n": {n}}}')["executionArn"]
+            for n in range(3)
+        ]
+        for execution in executions:
+            wait_for(lambda e=execution: sfn.describe_execution(executionArn=e)["status"] == "SUCCEEDED", timeout=10)
+    assert len(programs) == 3 and programs[0] is programs[1] is programs[2]
+    outputs = [json.loads(sfn.describe_execution(executionArn=e)["output"]) for e in executions]
+    assert outputs == [{"n": n} for n in range(3)]
+
+
+def _every_answer_both_ways():
+    """(operation, patch 14's encoding, moto's shape walk) for every data-plane operation the product uses."""
+    from moto.core.serialize import BaseJSONSerializer, ResponseSerializer
+
+    answers = []
+    direct = BaseJSONSerializer._serialize_result
+
+    def both(serializer, resp, result):
+        slow = ResponseSerializer._serialize_result(serializer, copy.deepcopy(resp), result)
+        try:
+            fast = direct(serializer, copy.deepcopy(resp), result)
+        except TypeError as error:  # not JSON
+            fast = {"body": json.dumps({"unencodable": str(error)}), "headers": {}, "status_code": 0}
+        answers.append((serializer.operation_model.name, copy.deepcopy(fast), copy.deepcopy(slow)))
+        return slow  # moto adds its headers to the answer it gets: the copies are compared
+
+    client = boto3.client("dynamodb")
+    _ranged_table()
+    item = {
+        "pk": {"S": "a"},
+        "sk": {"S": "1"},
+        "n": {"N": "1.50"},
+        "b": {"B": b"\x00\xff"},
+        "bs": {"BS": [b"\x01"]},
+        "l": {"L": [{"S": "x"}, {"NULL": True}, {"M": {"y": {"BOOL": False}}}]},
+        "ss": {"SS": ["p", "q"]},
+        "ns": {"NS": ["1", "2"]},
+    }
+    key = {"pk": {"S": "a"}, "sk": {"S": "1"}}
+    with mock.patch.object(BaseJSONSerializer, "_serialize_result", both):
+        client.put_item(TableName="r", Item=item, ReturnConsumedCapacity="TOTAL")
+        client.put_item(TableName="r", Item={**item, "sk": {"S": "2"}}, ReturnValues="ALL_OLD")
+        client.update_item(
+            TableName="r",
+            Key=key,
+            UpdateExpression="SET v = :v ADD c :one",
+            ExpressionAttributeValues={":v": {"S": "z"}, ":one": {"N": "1"}},
+            ReturnValues="ALL_NEW",
+            ReturnConsumedCapacity="INDEXES",
+        )
+        client.update_item(TableName="r", Key=key, UpdateExpression="REMOVE v", ReturnValues="UPDATED_OLD")
+        client.get_item(TableName="r", Key=key, ConsistentRead=True)
+        client.get_item(TableName="r", Key={"pk": {"S": "a"}, "sk": {"S": "9"}})
+        client.query(
+            TableName="r",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "a"}},
+            Limit=1,
+            ReturnConsumedCapacity="TOTAL",
+        )
+        client.query(TableName="r", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "none"}})
+        client.scan(TableName="r", ProjectionExpression="pk, b")
+        client.batch_get_item(RequestItems={"r": {"Keys": [key]}})
+        client.transact_write_items(
+            TransactItems=[{"Put": {"TableName": "r", "Item": {**item, "sk": {"S": "3"}}}}],
+            ReturnConsumedCapacity="TOTAL",
+        )
+        client.transact_get_items(TransactItems=[{"Get": {"TableName": "r", "Key": key}}])
+        client.delete_item(TableName="r", Key=key, ReturnValues="ALL_OLD")
+    assert {name for name, _, _ in answers} >= {"PutItem", "UpdateItem", "GetItem", "Query", "Scan", "DeleteItem"}
+    return [
+        (name, json.loads(fast["body"]), json.loads(slow["body"]))
+        for name, fast, slow in answers
+        if fast["headers"] == slow["headers"] and fast["status_code"] == slow["status_code"]
+    ] + [(name, "headers", fast["headers"]) for name, fast, slow in answers if fast["headers"] != slow["headers"]]
+
+
+def test_dynamodb_answers_encoded_directly_equal_moto_s_shape_walk(aws):
+    differing = [name for name, fast, slow in _every_answer_both_ways() if fast != slow]
+    assert differing == []
+
+
+def test_the_encoding_check_can_fail(aws, monkeypatch):
+    monkeypatch.setattr(moto_patches, "_wire", lambda value: value)  # bytes and nulls as they are
+    differing = {name for name, fast, slow in _every_answer_both_ways() if fast != slow}
+    assert {"GetItem", "Query"} <= differing
