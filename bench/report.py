@@ -488,9 +488,18 @@ def _load(load: dict[str, Any]) -> list[str]:
             "Why targets are missed: the local stack runs every function, moto's services and interpreter, the"
             " simulator and the API's HTTP server in one Python process, so all of it shares one core (the GIL)."
             " Accepting flows competes with running those already accepted, and a receipt's handling waits its"
-            " turn for the interpreter among every other thread. Issue 14's process-per-function isolation (moto"
-            " served over HTTP to one worker process per function) would spread that over the machine's cores;"
-            " it is not built yet.",
+            " turn for the interpreter among every other thread."
+            + (
+                f" With {many['clients']} clients the stack's process spent"
+                f" {many['cpu_seconds_per_flow'] * 1000:.0f} ms of CPU per completed flow (the slower half),"
+                " so one core completes at most"
+                f" {1 / many['cpu_seconds_per_flow']:.1f} flows a second however the work is scheduled."
+                if many.get("cpu_seconds_per_flow")
+                else ""
+            )
+            + " Profiled (py-spy, `--gil`), moto's own code takes the larger part of that CPU, the product's handlers"
+            " and botocore's client side the smaller: a process per function (docs/local-isolation.md) would move"
+            " only the smaller part to other cores. See docs/local-isolation.md, *Throughput*.",
             "",
         ]
     return lines

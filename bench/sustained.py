@@ -101,9 +101,11 @@ def _load(stack: Any, clients: int, flows: int, tag: str) -> dict[str, Any]:
 
 
 def _run(stack: Any, outcomes: Outcomes, clients: int, flows: int, tag: str) -> dict[str, Any]:
+    cpu_before = cpu_seconds()  # the stack's process only: the load generator runs in its own
     load = _load(stack, clients, flows, tag)
     accepted = load["accepted"]
     outcomes.wait([flow["trackingId"] for flow in accepted], timeout=180)
+    cpu = cpu_seconds() - cpu_before
     ended = [outcomes.final[f["trackingId"]][2] for f in accepted if f["trackingId"] in outcomes.final]
     window = max(ended) - load["began"] if ended else float("nan")
     latencies = [s * 1000 for s in load["latencies"]]
@@ -117,6 +119,8 @@ def _run(stack: Any, outcomes: Outcomes, clients: int, flows: int, tag: str) -> 
         "completed": len(ended),
         "completed_per_second": len(ended) / window if ended else 0.0,
         "post_latency_ms": distribution_ms([s / 1000 for s in latencies]) if latencies else None,
+        # One interpreter runs it all, so 1 / this is the most flows a second one core can complete.
+        "cpu_seconds_per_flow": cpu / len(ended) if ended else None,
         "_accepted": accepted,
     }
 
@@ -233,6 +237,7 @@ def measure(flows: int = 1000, clients: int = 8, single_flows: int = 60, reactio
             "post_errors": sum(h["post_errors"] for h in halves),
             "accepted_per_second": min(h["accepted_per_second"] for h in halves),
             "completed_per_second": min(h["completed_per_second"] for h in halves),
+            "cpu_seconds_per_flow": max(h["cpu_seconds_per_flow"] or 0.0 for h in halves),
         }
         return {
             "time_scale": TIME_SCALE,

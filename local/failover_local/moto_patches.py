@@ -51,6 +51,10 @@
    the local stack's CPU under load. A data-plane result (GetItem, Query, UpdateItem, ...) is already in the
    wire format, so we encode it as JSON directly, as the shape walk would (members of the output shape only,
    no nulls, binary as base64); tests/unit/test_moto_patches.py checks both encodings agree.
+15. Update expressions (DynamoDB). moto parses an UpdateItem's expression twice per call (to list its
+   placeholders, then to run it), with a tokenizer and parser written in Python; the product's expressions are a
+   few fixed strings. We parse each string once: the AST is read to list placeholders, and the validator that
+   runs an update works on a deep copy of it (`Validator.__init__`), so the shared AST is never changed.
 
 SQS long polling uses moto's own queue condition (wait_for_messages below): no patch.
 
@@ -90,6 +94,8 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamShard, Table
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+from moto.dynamodb.parsing.validators import Validator
 from moto.sqs.models import SQSBackend, sqs_backends
 from moto.stepfunctions.exceptions import ExecutionAlreadyExists
 from moto.stepfunctions.models import StepFunctionBackend
@@ -132,6 +138,8 @@ def _patched_moto() -> dict[str, Callable[..., Any]]:
         "7 StreamShard.add": StreamShard.add,
         "12 Table.all_items": Table.all_items,
         "13 ExecutionWorker._get_evaluation_entrypoint": ExecutionWorker._get_evaluation_entrypoint,
+        "15 UpdateExpressionParser.make": UpdateExpressionParser.make,
+        "15 Validator.__init__": Validator.__init__,
         "14 BaseJSONSerializer._serialized_result_to_response": BaseJSONSerializer._serialized_result_to_response,
         "14 ResponseSerializer._serialize_result": BaseJSONSerializer._serialize_result,
         "12 Table.query": Table.query,
@@ -230,7 +238,7 @@ class SharedExclusiveLock:
 
 
 class MotoPatches:
-    """Patches 1 to 14 on moto's backends; start() applies them, stop() removes them."""
+    """Patches 1 to 15 on moto's backends; start() applies them, stop() removes them."""
 
     def __init__(self, on_change: ChangeObserver | None = None, faults: FaultPlan | None = None):
         self._on_change = on_change
@@ -266,6 +274,7 @@ class MotoPatches:
         self._patch(Table, "query", _scoped_query(Table.query, partition_scope))
         entrypoint = ExecutionWorker._get_evaluation_entrypoint
         self._patch(ExecutionWorker, "_get_evaluation_entrypoint", _parsed_once(entrypoint))
+        self._patch(UpdateExpressionParser, "make", classmethod(_parsed_expression(UpdateExpressionParser.make)))
         serialize_result = BaseJSONSerializer._serialize_result
         self._patch(BaseJSONSerializer, "_serialize_result", _plain_dynamodb_result(serialize_result))
         self._patch(lambda_eval_utils, "boto_client_for", _reused_client(boto_client.boto_client_for))
@@ -629,6 +638,17 @@ def _parsed_once(entrypoint: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return program if program is not None else programs.setdefault(definition, entrypoint(worker))
 
     return parsed
+
+
+def _parsed_expression(make: Callable[[str], Any]) -> Callable[[Any, str], Any]:
+    """Patch 15: UpdateExpressionParser.make, one parse per expression string (make is moto's bound classmethod)."""
+    parsed: dict[str, Any] = {}
+
+    def cached(cls: Any, expression: str) -> Any:
+        ast = parsed.get(expression)
+        return ast if ast is not None else parsed.setdefault(expression, make(expression))
+
+    return cached
 
 
 DYNAMODB_DATA_PLANE = frozenset(

@@ -43,6 +43,8 @@ FINGERPRINTS = {
     "7 StreamShard.add": "357dc6da267e5dd7",
     "12 Table.all_items": "c80d2ee3c896acd0",
     "13 ExecutionWorker._get_evaluation_entrypoint": "2b25949ae855da80",
+    "15 UpdateExpressionParser.make": "2c00ed96d6e191f2",
+    "15 Validator.__init__": "9489b532dd0fb359",
     "14 BaseJSONSerializer._serialized_result_to_response": "99acea02e74ab1c4",
     "14 ResponseSerializer._serialize_result": "279351f4cb0eb300",
     "12 Table.query": "002b4d00be6df07c",
@@ -293,3 +295,25 @@ def test_the_encoding_check_can_fail(aws, monkeypatch):
     monkeypatch.setattr(moto_patches, "_wire", lambda value: value)  # bytes and nulls as they are
     differing = {name for name, fast, slow in _every_answer_both_ways() if fast != slow}
     assert {"GetItem", "Query"} <= differing
+
+
+def test_an_update_expression_is_parsed_once_and_never_changed(aws):
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    table = _ranged_table()
+    expression = "SET v = :v, n = if_not_exists(n, :zero) + :one"
+    first = UpdateExpressionParser.make(expression)
+    for value in ("a", "b", "c"):  # the same string, other values: each update sees its own
+        table.update_item(
+            Key={"pk": "p", "sk": value},
+            UpdateExpression=expression,
+            ExpressionAttributeValues={":v": value, ":zero": 0, ":one": 1},
+        )
+        table.update_item(
+            Key={"pk": "p", "sk": value},
+            UpdateExpression=expression,
+            ExpressionAttributeValues={":v": value * 2, ":zero": 0, ":one": 1},
+        )
+    assert UpdateExpressionParser.make(expression) is first
+    items = table.query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": "p"})["Items"]
+    assert [(i["sk"], i["v"], i["n"]) for i in items] == [("a", "aa", 2), ("b", "bb", 2), ("c", "cc", 2)]
