@@ -51,6 +51,12 @@
    the local stack's CPU under load. A data-plane result (GetItem, Query, UpdateItem, ...) is already in the
    wire format, so we encode it as JSON directly, as the shape walk would (members of the output shape only,
    no nulls, binary as base64); tests/unit/test_moto_patches.py checks both encodings agree.
+16. Closed tasks (Step Functions). moto accepts SendTaskSuccess (or SendTaskFailure) again for a task it has
+   already completed, while its execution runs on; Step Functions answers TaskTimedOut, "the task associated
+   with the token has already been closed"
+   (https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html). We remember each
+   token a call completed (some 100 bytes a task) and refuse it again, so the product's handling of that answer
+   runs locally as it does in AWS. Two calls at once: one completes the task, the other is refused.
 15. Update expressions (DynamoDB). moto parses an UpdateItem's expression twice per call (to list its
    placeholders, then to run it), with a tokenizer and parser written in Python; the product's expressions are a
    few fixed strings. We parse each string once: the AST is read to list placeholders, and the validator that
@@ -81,6 +87,7 @@ from unittest import mock
 
 from moto.core.base_backend import BackendDict
 from moto.core.common_models import BaseModel
+from moto.core.exceptions import AWSError
 from moto.core.models import botocore_stubber
 from moto.core.serialize import BaseJSONSerializer
 from moto.dynamodb.comparisons import get_filter_expression
@@ -129,7 +136,8 @@ def _patched_moto() -> dict[str, Callable[..., Any]]:
         "1,2,4 DynamoDBBackend.delete_item": DynamoDBBackend.delete_item,
         "2 DynamoDBBackend.transact_write_items": DynamoDBBackend.transact_write_items,
         "3,10 StepFunctionsParserBackend.start_execution": StepFunctionsParserBackend.start_execution,
-        "3 StepFunctionsParserBackend.send_task_success": StepFunctionsParserBackend.send_task_success,
+        "3,16 StepFunctionsParserBackend.send_task_success": StepFunctionsParserBackend.send_task_success,
+        "16 StepFunctionsParserBackend.send_task_failure": StepFunctionsParserBackend.send_task_failure,
         "5 SQSBackend.receive_message": SQSBackend.receive_message,
         "long poll Queue.add_message": Queue.add_message,
         "long poll Queue.wait_for_messages": Queue.wait_for_messages,
@@ -238,7 +246,7 @@ class SharedExclusiveLock:
 
 
 class MotoPatches:
-    """Patches 1 to 15 on moto's backends; start() applies them, stop() removes them."""
+    """Patches 1 to 16 on moto's backends; start() applies them, stop() removes them."""
 
     def __init__(self, on_change: ChangeObserver | None = None, faults: FaultPlan | None = None):
         self._on_change = on_change
@@ -261,6 +269,10 @@ class MotoPatches:
             self._patch(DynamoDBBackend, name, self._wrap(name, method))
         self._patch(DynamoDBBackend, "transact_write_items", self._transact_write_items(originals))
         self._patch(SQSBackend, "receive_message", self._one_receiver_at_a_time(SQSBackend.receive_message))
+        closed: set[str] = set()  # patch 16: task tokens a call completed
+        for name in ("send_task_success", "send_task_failure"):
+            method = getattr(StepFunctionsParserBackend, name)
+            self._patch(StepFunctionsParserBackend, name, _closing_once(method, closed, threading.Lock()))
         if self._faults is not None:  # whichever backend runs executions (moto's parser, or its plain one)
             for backend in (StepFunctionBackend, StepFunctionsParserBackend):
                 for name in ("send_task_success", "start_execution"):
@@ -638,6 +650,31 @@ def _parsed_once(entrypoint: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return program if program is not None else programs.setdefault(definition, entrypoint(worker))
 
     return parsed
+
+
+class TaskTimedOut(AWSError):
+    """Step Functions' answer for a closed task (moto's own class of that name sends no error type)."""
+
+    TYPE = "TaskTimedOut"
+    STATUS = 400
+
+
+def _closing_once(method: Callable[..., Any], closed: set[str], guard: threading.Lock) -> Callable[..., Any]:
+    """Patch 16: a task token completes its task once; later calls are refused with TaskTimedOut."""
+
+    def close(backend: Any, task_token: str, *args: Any, **kwargs: Any) -> Any:
+        with guard:
+            if task_token in closed:
+                raise TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'")
+            closed.add(task_token)
+        try:
+            return method(backend, task_token, *args, **kwargs)
+        except BaseException:
+            with guard:  # not completed by this call (an unknown token, say)
+                closed.discard(task_token)
+            raise
+
+    return close
 
 
 def _parsed_expression(make: Callable[[str], Any]) -> Callable[[Any, str], Any]:

@@ -265,7 +265,7 @@ def test_duplicate_receipts_resume_each_task_once_and_only_with_its_own_verdict(
     """Four copies of Viber's final receipt at once: Viber's task resumed only with NEXT, SMS's only with its own
     SUCCEEDED, one send per step. The copies are handled at once, as concurrent Lambda invocations would be: a
     copy that reads the step before the resume is recorded calls SendTaskSuccess too, with the same verdict
-    (Step Functions refuses it, the task being closed; moto accepts it and changes nothing)."""
+    (Step Functions refuses it with TaskTimedOut, the task being closed, and so does the local stack: moto patch 16)."""
     to = number()
     stack.provider.script(Channel.VIBER, to, *[Say("UNDELIVERED", after=0.1) for _ in range(4)])
     stack.provider.script(Channel.SMS, to, Say("Delivered", after=0.3))

@@ -16,12 +16,14 @@ from moto.core.common_models import BaseModel
 from moto.dynamodb.models.table import StreamShard, Table
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.utils import json_path
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from failover_local import moto_patches
 from failover_local.moto_patches import MotoPatches, check_moto_version, moto_changes
 from failover_local.polling import wait_for
 
 MOTO_ALL_ITEMS = Table.all_items  # moto's own, taken before any patch
+MOTO_SEND_TASK_SUCCESS = StepFunctionsParserBackend.send_task_success
 
 # sha256 (first 16 hex digits) of the source of each moto function a patch replaces or relies on, in moto 5.2.5.
 # When moto changes one, re-read the patches named by its number, then update its fingerprint here.
@@ -34,7 +36,8 @@ FINGERPRINTS = {
     "1,2,4 DynamoDBBackend.delete_item": "083a4bb1af18f6fd",
     "2 DynamoDBBackend.transact_write_items": "81db2cb7d94e39c9",
     "3,10 StepFunctionsParserBackend.start_execution": "0f8d9dd57baf0c28",
-    "3 StepFunctionsParserBackend.send_task_success": "2e95c66f0d676001",
+    "3,16 StepFunctionsParserBackend.send_task_success": "2e95c66f0d676001",
+    "16 StepFunctionsParserBackend.send_task_failure": "2d5a9597cf1d92f9",
     "5 SQSBackend.receive_message": "065f3e5e7d214408",
     "long poll Queue.add_message": "f27c9231c1f20433",
     "long poll Queue.wait_for_messages": "58432562ccf2e13e",
@@ -317,3 +320,50 @@ def test_an_update_expression_is_parsed_once_and_never_changed(aws):
     assert UpdateExpressionParser.make(expression) is first
     items = table.query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": "p"})["Items"]
     assert [(i["sk"], i["v"], i["n"]) for i in items] == [("a", "aa", 2), ("b", "bb", 2), ("c", "cc", 2)]
+
+
+def _waiting_execution(sfn, name):
+    """An execution whose first state waits for a task token, then waits again: (execution ARN, first token)."""
+    tokens = boto3.client("sqs").create_queue(QueueName=f"{name}-tokens")["QueueUrl"]
+    wait = {"QueueUrl": tokens, "MessageBody": {"token.$": "$$.Task.Token"}}
+    definition = {
+        "StartAt": "First",
+        "States": {
+            "First": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                      "Parameters": wait, "ResultPath": "$.first", "Next": "Second"},
+            "Second": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                       "Parameters": wait, "End": True},
+        },
+    }  # fmt: skip
+    role = "arn:aws:iam::123456789012:role/r"
+    machine = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, name=name, input="{}")["executionArn"]
+    sqs = boto3.client("sqs")
+    message = wait_for(lambda: sqs.receive_message(QueueUrl=tokens).get("Messages"), timeout=10)[0]
+    return execution, json.loads(message["Body"])["token"], tokens
+
+
+@pytest.mark.parametrize("patched", [True, False])
+def test_a_closed_task_refuses_its_token_again(aws, patched):
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    sfn = boto3.client("stepfunctions")
+    execution, token, _ = _waiting_execution(sfn, f"closing-{patched}")
+    sfn.send_task_success(taskToken=token, output='{"n": 1}')
+    if not patched:  # moto's own: accepted again while the execution runs on (the reason for patch 16)
+        with mock.patch.object(StepFunctionsParserBackend, "send_task_success", MOTO_SEND_TASK_SUCCESS):
+            sfn.send_task_success(taskToken=token, output='{"n": 2}')
+        return
+    for call in (
+        lambda: sfn.send_task_success(taskToken=token, output='{"n": 2}'),
+        lambda: sfn.send_task_failure(taskToken=token, error="E"),
+    ):
+        with pytest.raises(ClientError) as refused:
+            call()
+        assert refused.value.response["Error"]["Code"] == "TaskTimedOut"
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    with pytest.raises(ClientError) as unknown:  # a token never handed out: moto's own answer, not remembered
+        sfn.send_task_success(taskToken="not-a-token", output="{}")
+    assert unknown.value.response["Error"]["Code"] == "InvalidToken"
+    with pytest.raises(ClientError):
+        sfn.send_task_success(taskToken="not-a-token", output="{}")
