@@ -16,7 +16,7 @@ from tests.harness import wait_for
 
 TIME_SCALE = 0.01
 TTL = 60  # minutes: 36 s here, so that a receipt the load delays (a busy 2-core machine) still beats its ttl
-FLOWS, CLIENTS = 64, 8
+FLOWS, CLIENTS = 100, 8
 # The recipient's last three digits → the flow's steps and its expected (status, statusCode) (docs/simulator.md).
 PATHS = {
     "000": (("Viber",), ("Succeeded", None)),  # delivered
@@ -59,7 +59,7 @@ def stack():
 
 
 def test_a_concurrent_batch_ends_every_flow_as_its_numbers_say(stack):
-    """64 flows from 8 clients at once, each with its own token; every POST answered 200 and every flow
+    """100 flows from 8 clients at once, each with its own token; every POST answered 200 and every flow
     ends with the status (and statusCode) its recipient's digits fix."""
     application_id, secret = next(iter(stack.aws.applications.items()))
     paths = list(PATHS)
