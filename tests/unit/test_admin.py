@@ -10,18 +10,11 @@ from moto import mock_aws
 from failover import auth
 from failover.admin import main
 from failover.store import APPS_PK
+from tests.tables import create_keyed_table
 
 
 def create_table():
-    return boto3.resource("dynamodb", region_name="eu-west-1").create_table(
-        TableName="flows",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    return create_keyed_table(boto3.resource("dynamodb", region_name="eu-west-1"))
 
 
 def test_create_list_disable(capsys, monkeypatch):

@@ -26,6 +26,7 @@ from failover.callbacks import RETRY_SCHEDULE, CallbackService, Delivery, Queue,
 from failover.store import FlowStore
 from failover.webhooks import secret_text, signing_key
 from failover_local.moto_patches import MotoPatches
+from tests.tables import create_keyed_table
 
 
 @dataclass
@@ -253,15 +254,7 @@ def table(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     with mock_aws():
         dynamodb = boto3.resource("dynamodb")
-        yield dynamodb.create_table(
-            TableName="flows",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        yield create_keyed_table(dynamodb)
 
 
 def capturing(table, queue: FakeQueue | None = None, events: CallbackEventStore | None = None):

@@ -6,21 +6,14 @@ import pytest
 from moto import mock_aws
 
 from failover.idempotency import IdempotencyAlreadyInProgressError, IdempotencyValidationError, IdempotentCalls
+from tests.tables import create_keyed_table
 
 
 @pytest.fixture
 def calls(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     with mock_aws():
-        boto3.client("dynamodb").create_table(
-            TableName="flows",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_keyed_table(boto3.client("dynamodb"))
         yield IdempotentCalls("flows")
 
 

@@ -13,6 +13,7 @@ from moto.dynamodb.models import dynamodb_backends
 
 from failover_local.faults import FaultPlan
 from failover_local.moto_patches import MotoPatches
+from tests.tables import create_keyed_table
 
 NO_SDK_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
 
@@ -22,15 +23,7 @@ def dynamodb(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     with mock_aws():
         client = boto3.client("dynamodb", config=NO_SDK_RETRIES)
-        client.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_keyed_table(client, "t")
         yield client
 
 

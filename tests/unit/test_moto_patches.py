@@ -21,6 +21,7 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from failover_local import moto_patches
 from failover_local.moto_patches import MotoPatches, check_moto_version, moto_changes
 from failover_local.polling import wait_for
+from tests.tables import create_keyed_table
 
 MOTO_ALL_ITEMS = Table.all_items  # moto's own, taken before any patch
 MOTO_SEND_TASK_SUCCESS = StepFunctionsParserBackend.send_task_success
@@ -140,15 +141,7 @@ class _WriterMidway(dict):
 
 
 def _ranged_table():
-    return boto3.resource("dynamodb").create_table(
-        TableName="r",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    return create_keyed_table(boto3.resource("dynamodb"), "r")
 
 
 def _moto_table(name):

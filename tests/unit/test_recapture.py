@@ -13,6 +13,7 @@ from failover.callback_store import CallbackEventStore
 from failover.callbacks import CallbackService, Delivery, Poster, Queue
 from failover.recapture import recapture
 from failover.store import FlowStore
+from tests.tables import create_keyed_table
 
 # moto routes DynamoDB Streams only for a URL ending in "/", which botocore's default endpoint lacks.
 STREAMS_ENDPOINT = "https://streams.dynamodb.eu-west-1.amazonaws.com/"
@@ -23,14 +24,8 @@ STEPS = [{"type": "Sms", "order": 1, "from": "MyBank", "to": "+306912345678", "m
 def aws(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     with mock_aws():
-        table = boto3.resource("dynamodb").create_table(
-            TableName="flows",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
+        table = create_keyed_table(
+            boto3.resource("dynamodb"),
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         )
         sqs = boto3.client("sqs")
