@@ -132,3 +132,18 @@ def start_harness() -> Harness:
 def stop_harness(harness: Harness) -> None:
     harness.provider.cancel()
     harness.aws.stop()
+
+
+def final_over_http(session: Any, url: str, tracking_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    """Poll GET /failover/tracking/{id} over HTTP until the flow ends, as a client would: every 0.2 s (one client
+    stays under the application's rate limit, 600 a minute) and asking again after a 429."""
+
+    def ended() -> dict[str, Any] | None:
+        response = session.get(f"{url}/failover/tracking/{tracking_id}", timeout=10)
+        if response.status_code == 429:
+            return None
+        assert response.status_code == 200, response.text
+        snapshot = response.json()
+        return snapshot if snapshot["status"] in FINAL else None
+
+    return wait_for(ended, timeout, interval=0.2, what=f"flow {tracking_id} to end")

@@ -14,7 +14,7 @@ import pytest
 
 from failover_local.stack import LocalStack, bearer_session
 from tests.callbacks.test_callbacks_e2e import Receiver
-from tests.harness import wait_for
+from tests.harness import final_over_http, wait_for
 
 HERE = Path(__file__).parent
 SCHEMA = json.loads((HERE / "routee_failover.schema.json").read_text())
@@ -59,12 +59,7 @@ def send(local, name: str) -> tuple[dict, dict]:
 
 def final(local, tracking_id: str) -> dict:
     stack, session, _ = local
-
-    def ended():
-        snapshot = session.get(f"{stack.url}/failover/tracking/{tracking_id}", timeout=10).json()
-        return snapshot if snapshot["status"] in ("Succeeded", "Failed") else None
-
-    return wait_for(ended, timeout=60, what=f"flow {tracking_id} to end")
+    return final_over_http(session, stack.url, tracking_id)
 
 
 def callbacks_of(receiver: Receiver, tracking_id: str) -> list[dict]:
@@ -94,7 +89,9 @@ def test_how_to_example_runs_in_order_and_its_tracking_and_callback_match_routee
     check(snapshot, "tracking")
     assert (snapshot["status"], snapshot["statusCode"], snapshot["terminationChannel"]) == ("Succeeded", None, "Viber")
     sms, voice, viber = snapshot["messages"]
-    assert [m["status"]["name"] for m in snapshot["messages"]] == ["Undelivered", "NoAnswer", "DELIVERED"]
+    # Viber's DELIVERED is followed by SEEN (simulator digit 0): a snapshot taken later shows SEEN.
+    assert [m["status"]["name"] for m in snapshot["messages"]][:2] == ["Undelivered", "NoAnswer"]
+    assert viber["status"]["name"] in ("DELIVERED", "SEEN")
 
     # SMS: Routee's ids and the receipt's details, known once Routee reported them
     assert sms["messageId"] and sms["smsId"] and sms["messageId"] != sms["smsId"]
@@ -115,7 +112,13 @@ def test_how_to_example_runs_in_order_and_its_tracking_and_callback_match_routee
     wait_for(lambda: callbacks_of(local[2], created["trackingId"]), timeout=30, what="the callback")
     (callback,) = callbacks_of(local[2], created["trackingId"])
     check(callback, "tracking")
-    assert callback["status"] == "Succeeded" and callback["messages"] == snapshot["messages"]
+    assert callback["status"] == "Succeeded"
+    # The same messages, but for Viber's status: SEEN may have come between the callback and the tracking read.
+    assert [{k: v for k, v in m.items() if k != "status"} for m in callback["messages"]] == [
+        {k: v for k, v in m.items() if k != "status"} for m in snapshot["messages"]
+    ]
+    assert [m["status"] for m in callback["messages"][:2]] == [m["status"] for m in snapshot["messages"][:2]]
+    assert callback["messages"][2]["status"]["name"] in ("DELIVERED", "SEEN")
 
 
 # --- the reference's other documented fields ---------------------------------------------------------------

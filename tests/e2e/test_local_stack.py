@@ -14,7 +14,7 @@ import requests
 
 from failover_local.simulator import Delays
 from failover_local.stack import LocalStack, bearer_session
-from tests.harness import wait_for
+from tests.harness import final_over_http, wait_for
 
 TIME_SCALE = 0.01
 VIBER_TTL = SMS_TTL = VOICE_TTL = 15  # minutes: 9 s each at this scale
@@ -88,16 +88,7 @@ def create(api, request: dict) -> str:
 
 def final(api, tracking_id: str, timeout: float = 30.0) -> dict:
     url, session = api
-    return wait_for(
-        lambda: (
-            (s := session.get(f"{url}/failover/tracking/{tracking_id}", timeout=10).json())["status"]
-            in ("Succeeded", "Failed")
-            and s
-        ),
-        timeout,
-        interval=0.1,
-        what=f"flow {tracking_id} to end",
-    )
+    return final_over_http(session, url, tracking_id, timeout)
 
 
 def outcome(snapshot: dict) -> tuple:

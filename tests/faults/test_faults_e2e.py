@@ -26,7 +26,7 @@ from failover_local.aws import REGION
 from failover_local.faults import FaultPlan
 from failover_local.simulator import Delays
 from failover_local.stack import LocalStack, bearer_session
-from tests.harness import wait_for
+from tests.harness import final_over_http, wait_for
 from tests.receiver import Receiver as Endpoint
 
 TIME_SCALE = 0.01
@@ -124,12 +124,7 @@ def run_all(faulty, strategy: str) -> dict[str, str]:
 
 def final(faulty, tracking_id: str) -> dict:
     stack, session, _, _ = faulty
-
-    def ended():
-        snapshot = session.get(f"{stack.url}/failover/tracking/{tracking_id}", timeout=30).json()
-        return snapshot if snapshot["status"] in ("Succeeded", "Failed") else None
-
-    return wait_for(ended, timeout=60, what=f"flow {tracking_id} to end")
+    return final_over_http(session, stack.url, tracking_id)
 
 
 @pytest.fixture(scope="module")
