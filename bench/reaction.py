@@ -36,7 +36,7 @@ REACTION_PATH = Path(
     ("Failed", "1"),
     ttl={"Viber": 5, "Sms": 1, "Voice": 5},  # the SMS ttl, 1 minute, lasts 1 s at the time scale
 )
-BATCH = 25  # flows per fresh stack (and process): the local stack slows down and grows as flows pile up
+BATCH = 25  # flows per fresh stack (and process), so that every batch starts alike
 
 
 def receipt_step_and_status(event: dict[str, Any]) -> tuple[str, str]:
@@ -202,9 +202,9 @@ def _batch_in_process(flows: int, concurrency: int) -> dict[str, Any]:
 
 
 def run(flows: int = 500, concurrency: int = 4, workers: int = 2, batch: int = BATCH) -> dict[str, Any]:
-    """`flows` flows in batches of `batch`, each batch on a fresh local stack in a fresh process (a long-lived
-    local stack slows down and grows as flows pile up); `workers` batches side by side, one process (so one
-    core) each."""
+    """`flows` flows in batches of `batch`, each batch on a fresh local stack in a fresh process (so that every
+    batch starts alike; bench.sustained measures one long-lived stack); `workers` batches side by side, one
+    process (so one core) each."""
     sizes = [min(batch, flows - start) for start in range(0, flows, batch)]
     batches: list[dict[str, Any]] = []
     failures: list[BaseException] = []

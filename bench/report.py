@@ -281,8 +281,8 @@ def _reaction(run: dict[str, Any]) -> list[str]:
         f"{run['flows']} flows in the local stack ({run['path']}; recipient ending in 125), time scale"
         f" {run['time_scale']}. Closed loop at a fixed concurrency of {run['concurrency']} flows in flight per"
         " stack (each client starts its next flow when its flow has ended), in batches of"
-        f" {run['batch_size']} flows, each on a fresh stack in a fresh process (a long-lived local stack slows"
-        f" down and grows by tens of MB per flow), {run['workers']} batches side by side, one process (one core)"
+        f" {run['batch_size']} flows, each on a fresh stack in a fresh process (so that every batch starts"
+        f" alike; section 5 runs one long-lived stack), {run['workers']} batches side by side, one process (one core)"
         " each. Each flow gives one sample of each measure: Viber fails over on its UNDELIVERED receipt, SMS"
         " reports only Sent and fails over when its ttl passes, and the simulator refuses the Voice send (digit 5)"
         " once it has reached it, which ends the flow.",
