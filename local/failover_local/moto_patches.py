@@ -51,16 +51,16 @@
    the local stack's CPU under load. A data-plane result (GetItem, Query, UpdateItem, ...) is already in the
    wire format, so we encode it as JSON directly, as the shape walk would (members of the output shape only,
    no nulls, binary as base64); tests/unit/test_moto_patches.py checks both encodings agree.
+15. Update expressions (DynamoDB). moto parses an UpdateItem's expression twice per call (to list its
+   placeholders, then to run it), with a tokenizer and parser written in Python; the product's expressions are a
+   few fixed strings. We parse each string once: the AST is read to list placeholders, and the validator that
+   runs an update works on a deep copy of it (`Validator.__init__`), so the shared AST is never changed.
 16. Closed tasks (Step Functions). moto accepts SendTaskSuccess (or SendTaskFailure) again for a task it has
    already completed, while its execution runs on; Step Functions answers TaskTimedOut, "the task associated
    with the token has already been closed"
    (https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html). We remember each
    token a call completed (some 100 bytes a task) and refuse it again, so the product's handling of that answer
    runs locally as it does in AWS. Two calls at once: one completes the task, the other is refused.
-15. Update expressions (DynamoDB). moto parses an UpdateItem's expression twice per call (to list its
-   placeholders, then to run it), with a tokenizer and parser written in Python; the product's expressions are a
-   few fixed strings. We parse each string once: the AST is read to list placeholders, and the validator that
-   runs an update works on a deep copy of it (`Validator.__init__`), so the shared AST is never changed.
 
 SQS long polling uses moto's own queue condition (wait_for_messages below): no patch.
 
@@ -269,10 +269,11 @@ class MotoPatches:
             self._patch(DynamoDBBackend, name, self._wrap(name, method))
         self._patch(DynamoDBBackend, "transact_write_items", self._transact_write_items(originals))
         self._patch(SQSBackend, "receive_message", self._one_receiver_at_a_time(SQSBackend.receive_message))
-        closed: set[str] = set()  # patch 16: task tokens a call completed
+        closed: set[str] = set()  # patch 16: task tokens a call completed, under one lock for both calls
+        closing = threading.Lock()
         for name in ("send_task_success", "send_task_failure"):
             method = getattr(StepFunctionsParserBackend, name)
-            self._patch(StepFunctionsParserBackend, name, _closing_once(method, closed, threading.Lock()))
+            self._patch(StepFunctionsParserBackend, name, _closing_once(method, closed, closing))
         if self._faults is not None:  # whichever backend runs executions (moto's parser, or its plain one)
             for backend in (StepFunctionBackend, StepFunctionsParserBackend):
                 for name in ("send_task_success", "start_execution"):
@@ -679,11 +680,10 @@ def _closing_once(method: Callable[..., Any], closed: set[str], guard: threading
 
 def _parsed_expression(make: Callable[[str], Any]) -> Callable[[Any, str], Any]:
     """Patch 15: UpdateExpressionParser.make, one parse per expression string (make is moto's bound classmethod)."""
-    parsed: dict[str, Any] = {}
+    parse = _cached_parse(make)
 
     def cached(cls: Any, expression: str) -> Any:
-        ast = parsed.get(expression)
-        return ast if ast is not None else parsed.setdefault(expression, make(expression))
+        return parse(expression)
 
     return cached
 
@@ -726,7 +726,7 @@ def _plain_dynamodb_result(serialize_result: Callable[..., Any]) -> Callable[...
             and operation.service_model.service_name == "dynamodb"
         ):
             shape = operation.output_shape
-            members = {key: value for key, value in result.items() if key in shape.members and value is not None}
+            members = {key: value for key, value in result.items() if key in shape.members}
             return serializer._serialized_result_to_response(resp, result, shape, _wire(members))  # noqa: SLF001
         return serialize_result(serializer, resp, result)
 
@@ -750,5 +750,6 @@ def _reused_client(build: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _cached_parse(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """Patch 9: jsonpath_ng's parse, remembered per path (a parsed path is only read by find/update)."""
+    """Patches 9 and 15: a parse remembered per string (a parsed JSONPath is only read by find/update; an update
+    expression's AST only read, or deep-copied before it is changed)."""
     return functools.lru_cache(maxsize=1024)(parse)

@@ -16,7 +16,7 @@ import failover.service
 from failover_local.aws import REGION
 from failover_local.simulator import Delays
 from failover_local.stack import LocalStack, bearer_session
-from tests.harness import wait_for
+from tests.harness import final_over_http, wait_for
 
 TIME_SCALE = 0.01
 TTL = 5  # minutes: 3 s at this scale
@@ -79,12 +79,8 @@ def track(api, tracking_id: str) -> dict:
 
 
 def final(api, tracking_id: str, timeout: float = 30.0) -> dict:
-    return wait_for(
-        lambda: (s := track(api, tracking_id))["status"] in ("Succeeded", "Failed") and s,
-        timeout,
-        interval=0.1,
-        what=f"flow {tracking_id} to end",
-    )
+    stack, session, _ = api
+    return final_over_http(session, stack.url, tracking_id, timeout)
 
 
 def search(api, body: dict, session=None, query: str = ""):
